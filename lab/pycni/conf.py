@@ -1,0 +1,88 @@
+"""pycni's own options, read on top of the fields every plugin shares."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lab.cni.config import PluginConf, load_json
+from lab.cni.errors import CNIError, ErrorCode
+
+DEFAULT_BRIDGE = "cni0"
+DEFAULT_LOG_FILE = "/var/log/cnilab/pycni.log"
+IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
+NETWORK_NAME_MAX = 64
+
+
+def _bad(msg: str) -> CNIError:
+    return CNIError(ErrorCode.INVALID_CONFIG, msg)
+
+
+def _bool(raw: dict[str, Any], key: str, default: bool = False) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise _bad(f"{key!r} must be true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class BridgeConf:
+    """The options of the reference `bridge` that pycni implements, same names."""
+
+    base: PluginConf
+    bridge: str = DEFAULT_BRIDGE
+    is_gateway: bool = False
+    is_default_gateway: bool = False
+    ip_masq: bool = False
+    mtu: int | None = None
+    hairpin_mode: bool = False
+    log_file: str = DEFAULT_LOG_FILE
+    demo_delay: float = 0.0
+
+    @property
+    def network(self) -> str:
+        return self.base.name
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self.base.raw
+
+
+def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
+    base = PluginConf.from_dict(raw)
+    if len(base.name) > NETWORK_NAME_MAX:
+        raise _bad(f"network name is longer than {NETWORK_NAME_MAX} characters")
+    bridge = raw.get("bridge", DEFAULT_BRIDGE)
+    if not isinstance(bridge, str) or not IFNAME_RE.match(bridge) or bridge in (".", ".."):
+        raise _bad(f"invalid bridge name {bridge!r}: 1-15 characters, no '/', ':' or spaces")
+    mtu = raw.get("mtu")
+    if mtu is not None and (
+        not isinstance(mtu, int) or isinstance(mtu, bool) or not 68 <= mtu <= 65535
+    ):
+        raise _bad(f"mtu must be an integer from 68 to 65535, got {mtu!r}")
+    log_file = raw.get("logFile", DEFAULT_LOG_FILE)
+    if not isinstance(log_file, str) or not log_file.startswith("/"):
+        raise _bad(f"logFile must be an absolute path, got {log_file!r}")
+    delay = raw.get("demoDelay", 0)
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 10:
+        raise _bad(f"demoDelay must be a number of seconds from 0 to 10, got {delay!r}")
+    if not isinstance(base.ipam.get("type"), str) or not base.ipam["type"]:
+        raise _bad('pycni needs an "ipam" section with a "type"')
+    is_default_gateway = _bool(raw, "isDefaultGateway")
+    return BridgeConf(
+        base=base,
+        bridge=bridge,
+        # like the reference bridge: a default gateway must be a gateway
+        is_gateway=_bool(raw, "isGateway") or is_default_gateway,
+        is_default_gateway=is_default_gateway,
+        ip_masq=_bool(raw, "ipMasq"),
+        mtu=mtu,
+        hairpin_mode=_bool(raw, "hairpinMode"),
+        log_file=log_file,
+        demo_delay=float(delay),
+    )
+
+
+def load_bridge_conf(stdin: bytes) -> BridgeConf:
+    return parse_bridge_conf(load_json(stdin, "network config"))

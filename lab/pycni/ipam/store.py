@@ -1,0 +1,122 @@
+"""Where reservations live: host-local's on-disk layout, under an exclusive lock.
+
+<dataDir>/<network>/
+    lock                      flock'd for every read-modify-write
+    10.244.0.5                one file per reserved IP: "<containerID>\\r\\n<ifname>"
+    last_reserved_ip.0        where round-robin resumes, per range set
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import ipaddress
+import os
+from typing import Protocol
+
+from lab.cni.errors import CNIError, ErrorCode
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Owner = tuple[str, str]  # (container ID, ifname)
+LINE_BREAK = "\r\n"
+LAST_RESERVED = "last_reserved_ip."
+
+
+class Store(Protocol):
+    def reserve(self, owner: Owner, ip: IPAddress, range_id: int) -> bool: ...
+    def last_reserved(self, range_id: int) -> IPAddress | None: ...
+    def release(self, ip: IPAddress) -> None: ...
+    def release_owner(self, owner: Owner) -> list[IPAddress]: ...
+    def owned_by(self, owner: Owner) -> list[IPAddress]: ...
+    def reservations(self) -> dict[IPAddress, Owner]: ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def _parse_owner(text: str) -> Owner:
+    """host-local writes "id\\r\\nifname"; very old files hold the container ID alone."""
+    lines = text.strip().splitlines()
+    return (lines[0].strip() if lines else ""), (lines[1].strip() if len(lines) > 1 else "")
+
+
+class DiskStore:
+    """A Store on disk; usable only inside `with store:` (the lock)."""
+
+    def __init__(self, data_dir: str, network: str) -> None:
+        self.dir = os.path.join(data_dir, network)
+        self._lock_fd: int | None = None
+
+    def __enter__(self) -> DiskStore:
+        try:
+            os.makedirs(self.dir, mode=0o755, exist_ok=True)
+            fd = os.open(
+                os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+        except OSError as e:
+            raise CNIError(
+                ErrorCode.IO_FAILURE, f"cannot open IPAM store {self.dir!r}: {e.strerror}"
+            ) from e
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
+
+    def _path(self, ip: IPAddress) -> str:
+        return os.path.join(self.dir, str(ip))
+
+    def reserve(self, owner: Owner, ip: IPAddress, range_id: int) -> bool:
+        try:
+            fd = os.open(self._path(ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(owner[0] + LINE_BREAK + owner[1])
+        with open(os.path.join(self.dir, f"{LAST_RESERVED}{range_id}"), "w") as f:
+            f.write(str(ip))
+        return True
+
+    def last_reserved(self, range_id: int) -> IPAddress | None:
+        try:
+            with open(os.path.join(self.dir, f"{LAST_RESERVED}{range_id}")) as f:
+                return ipaddress.ip_address(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def release(self, ip: IPAddress) -> None:
+        try:
+            os.unlink(self._path(ip))
+        except FileNotFoundError:
+            pass
+
+    def reservations(self) -> dict[IPAddress, Owner]:
+        found: dict[IPAddress, Owner] = {}
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return found
+        for name in names:
+            try:
+                ip = ipaddress.ip_address(name)
+            except ValueError:
+                continue  # lock, last_reserved_ip.N
+            try:
+                with open(os.path.join(self.dir, name), newline="") as f:
+                    found[ip] = _parse_owner(f.read())
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise
+        return found
+
+    def owned_by(self, owner: Owner) -> list[IPAddress]:
+        return sorted(ip for ip, o in self.reservations().items() if o == owner)
+
+    def release_owner(self, owner: Owner) -> list[IPAddress]:
+        """Release exactly what (container ID, ifname) holds: no pattern, no prefix match."""
+        mine = self.owned_by(owner)
+        for ip in mine:
+            self.release(ip)
+        return mine

@@ -1,0 +1,77 @@
+"""Run the configured IPAM: pycni's own in-process, anything else through CNI_PATH.
+
+SPEC.md section 4: the plugin hands the whole network config to the IPAM plugin
+with the same CNI_* environment; only CNI_COMMAND differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from lab.cni import invoke
+from lab.cni.errors import CNIError, ErrorCode
+from lab.cni.result import Result
+from lab.cni.skel import CmdArgs
+from lab.pycni.ipam import plugin as own
+from lab.pycni.ipam.config import TYPE as OWN_TYPE
+
+log = logging.getLogger("pycni")
+
+
+def _env(args: CmdArgs, command: str) -> dict[str, str]:
+    return {
+        "CNI_COMMAND": command,
+        "CNI_CONTAINERID": args.container_id,
+        "CNI_NETNS": args.netns,
+        "CNI_IFNAME": args.ifname,
+        "CNI_ARGS": args.args,
+        "CNI_PATH": os.pathsep.join(args.path),
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+    }
+
+
+def _type(conf: dict[str, Any]) -> str:
+    return str(conf["ipam"]["type"])
+
+
+def ipam_add(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> Result:
+    if _type(conf) == OWN_TYPE:
+        return own.ipam_add(conf, (args.container_id, args.ifname))
+    return invoke.delegate_add(_type(conf), stdin, _env(args, "ADD"))
+
+
+def ipam_del(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
+    if _type(conf) == OWN_TYPE:
+        own.ipam_del(conf, (args.container_id, args.ifname))
+    else:
+        invoke.delegate_del(_type(conf), stdin, _env(args, "DEL"))
+
+
+def ipam_check(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
+    if _type(conf) == OWN_TYPE:
+        own.ipam_check(conf, (args.container_id, args.ifname))
+    else:
+        invoke.delegate_check(_type(conf), stdin, _env(args, "CHECK"))
+
+
+def ipam_gc(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
+    if _type(conf) == OWN_TYPE:
+        freed = own.ipam_gc(conf)
+        log.info("GC released %d address(es): %s", len(freed), ", ".join(freed) or "-")
+        return
+    try:
+        invoke.exec_plugin(_type(conf), stdin, _env(args, "GC"))
+    except CNIError as e:  # older IPAM plugins (host-local) know no GC: not our failure
+        log.warning("IPAM %s could not GC: %s", _type(conf), e)
+
+
+def ipam_status(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
+    if _type(conf) == OWN_TYPE:
+        own.ipam_status(conf)
+        return
+    try:
+        invoke.find_in_path(_type(conf), args.path)
+    except CNIError as e:
+        raise CNIError(ErrorCode.NOT_AVAILABLE, e.msg, e.details) from e

@@ -1,0 +1,208 @@
+"""pycni: the reference bridge plugin of cnilab. Each command reads as named steps."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+from contextlib import ExitStack
+
+from pyroute2 import IPRoute
+
+from lab.cni.errors import CNIError, ErrorCode
+from lab.cni.result import Result
+from lab.cni.skel import CmdArgs, Environment
+from lab.cni.skel import main as skel_main
+from lab.kernel import addrs, links, masquerade
+from lab.kernel.links import LinkNotFound
+from lab.kernel.netns import NetnsNotFound, iproute_in
+from lab.pycni import steps
+from lab.pycni.conf import BridgeConf, load_bridge_conf
+from lab.pycni.ipam.plugin import valid_attachments
+from lab.pycni.ipam_exec import ipam_add, ipam_check, ipam_del, ipam_gc, ipam_status
+from lab.pycni.naming import ALIAS_PREFIX, attachment_tag, host_veth_name, veth_alias
+from lab.pycni.chain import extend_prev_result
+
+log = logging.getLogger("pycni")
+ABOUT = "pycni: the bridge plugin of cnilab (CNI spec 0.3.0 - 1.1.0)"
+
+
+def start_logging(conf: BridgeConf, args: CmdArgs) -> None:
+    """Log to the configured file; a log that cannot be opened must not fail the call."""
+    fmt = f"%(asctime)s pid=%(process)d {args.command} {args.container_id[:12]}: %(message)s"
+    try:
+        os.makedirs(os.path.dirname(conf.log_file), exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(conf.log_file)
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def _setup(args: CmdArgs) -> BridgeConf:
+    conf = load_bridge_conf(args.stdin_data)
+    start_logging(conf, args)
+    return conf
+
+
+def cmd_add(args: CmdArgs) -> Result:
+    conf = _setup(args)
+    tag = attachment_tag(conf.network, args.container_id, args.ifname)
+    names = (host_veth_name(args.container_id, args.ifname), args.ifname)
+    try:
+        pod_ns = iproute_in(args.netns)
+        with IPRoute() as host, pod_ns as (pod, pod_fd), ExitStack() as undo:
+            steps.check_ifname_free(pod, args.ifname, args.netns)
+            bridge = steps.ensure_bridge(host, conf)
+            steps.report(conf, "bridge-ready", bridge=bridge.name)
+
+            result = ipam_add(conf.raw, args.stdin_data, args)
+            undo.callback(ipam_del, conf.raw, args.stdin_data, args)
+            steps.report(conf, "ip-reserved", ips=",".join(str(i.address) for i in result.ips))
+
+            host_veth, pod_veth = steps.setup_veth(host, pod, pod_fd, conf, names, veth_alias(tag))
+            undo.callback(links.delete_link, host, host_veth.name)
+            steps.report(conf, "veth-created", host=host_veth.name, pod=pod_veth.name)
+
+            steps.attach_veth(host, host_veth, bridge, conf)
+            steps.report(conf, "veth-attached", bridge=bridge.name)
+
+            for ipc in result.ips:
+                ipc.interface = 2
+            result.routes = steps.calc_routes(result, conf)
+            steps.configure_iface(pod, pod_veth, result)
+            steps.report(conf, "pod-addressed", routes=len(result.routes))
+
+            if conf.is_gateway:
+                steps.ensure_gateway_addr(host, bridge, result.ips)
+                steps.enable_forwarding(result.ips)
+                steps.report(conf, "gateway-ready")
+            if conf.ip_masq:
+                steps.setup_masquerade(tag, result.ips)
+                undo.callback(masquerade.remove_masquerade, tag)
+                steps.report(conf, "masquerade-added")
+
+            pod_veth = links.link_by_name(pod, args.ifname)  # the MAC is final once it is up
+            result.interfaces = steps.build_interfaces(bridge, host_veth, pod_veth, args.netns)
+            if result.dns.is_empty():
+                result.dns = conf.base.dns
+            undo.pop_all()
+    except NetnsNotFound as e:
+        raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+    log.info("ADD done: %s", ", ".join(str(i.address) for i in result.ips))
+    return extend_prev_result(conf.base.prev_result, result)
+
+
+def cmd_del(args: CmdArgs) -> None:
+    """Best effort and repeatable: the netns, the veth or the reservation may be gone."""
+    conf = _setup(args)
+    with IPRoute() as host, steps.failing_to("delete the host veth"):
+        gone = not links.delete_link(host, host_veth_name(args.container_id, args.ifname))
+    ipam_del(conf.raw, args.stdin_data, args)
+    if conf.ip_masq:
+        with steps.failing_to("remove the masquerade rule"):
+            masquerade.remove_masquerade(
+                attachment_tag(conf.network, args.container_id, args.ifname)
+            )
+    log.info("DEL done%s", " (veth was already gone)" if gone else "")
+
+
+def cmd_check(args: CmdArgs) -> None:
+    conf = _setup(args)
+    prev = conf.base.prev_result
+    if prev is None:
+        raise CNIError(ErrorCode.INVALID_CONFIG, "CHECK needs a prevResult")
+    try:
+        with IPRoute() as host, iproute_in(args.netns) as (pod, _fd):
+            check_pod_iface(pod, prev, args)
+            check_host_veth(host, conf, args)
+    except NetnsNotFound as e:
+        raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+    ipam_check(conf.raw, args.stdin_data, args)
+
+
+def check_pod_iface(pod: IPRoute, prev: Result, args: CmdArgs) -> None:
+    index = next(
+        (i for i, itf in enumerate(prev.interfaces) if itf.name == args.ifname and itf.sandbox),
+        None,
+    )
+    if index is None:
+        raise CNIError(ErrorCode.INVALID_CONFIG, f"prevResult has no interface {args.ifname!r}")
+    try:
+        link = links.link_by_name(pod, args.ifname)
+    except LinkNotFound:
+        raise CNIError(ErrorCode.INTERNAL, f"interface {args.ifname!r} is missing") from None
+    want_mac = prev.interfaces[index].mac
+    if want_mac and link.mac.lower() != want_mac.lower():
+        raise CNIError(ErrorCode.INTERNAL, f"{args.ifname} has MAC {link.mac}, expected {want_mac}")
+    have = addrs.addresses(pod, link.index)
+    for ipc in prev.ips:
+        if ipc.interface == index and ipc.address not in have:
+            raise CNIError(ErrorCode.INTERNAL, f"address {ipc.address} is missing on {args.ifname}")
+    for route in prev.routes:
+        table = addrs.routes(pod, route.dst.version)
+        if not any(
+            dst == route.dst and (route.gw is None or gw == route.gw) for dst, gw, _ in table
+        ):
+            raise CNIError(ErrorCode.INTERNAL, f"route to {route.dst} is missing in the pod")
+
+
+def check_host_veth(host: IPRoute, conf: BridgeConf, args: CmdArgs) -> None:
+    name = host_veth_name(args.container_id, args.ifname)
+    try:
+        veth = links.link_by_name(host, name)
+        bridge = links.link_by_name(host, conf.bridge)
+    except LinkNotFound as e:
+        raise CNIError(ErrorCode.INTERNAL, f"host link {e} is missing") from None
+    if veth.master != bridge.index:
+        raise CNIError(ErrorCode.INTERNAL, f"{name} is not attached to bridge {conf.bridge}")
+
+
+def cmd_gc(args: CmdArgs) -> None:
+    """Remove every attachment of this network not in cni.dev/valid-attachments."""
+    conf = _setup(args)
+    keep = {attachment_tag(conf.network, cid, ifn) for cid, ifn in valid_attachments(conf.raw)}
+    mine = veth_alias(f"{conf.network} ")
+    with IPRoute() as host, steps.failing_to("garbage-collect host veths"):
+        for link in links.list_links(host):
+            if link.alias.startswith(mine) and link.alias.removeprefix(ALIAS_PREFIX) not in keep:
+                log.info("GC deletes %s (%s)", link.name, link.alias)
+                links.delete_link(host, link.name)
+    if conf.ip_masq:
+        with steps.failing_to("garbage-collect masquerade rules"):
+            masquerade.remove_masquerade_except(conf.network, keep)
+    ipam_gc(conf.raw, args.stdin_data, args)
+
+
+def cmd_status(args: CmdArgs) -> None:
+    conf = _setup(args)
+    ipam_status(conf.raw, args.stdin_data, args)
+
+
+class Pycni:
+    """The five commands, as skel's PluginFuncs."""
+
+    add = staticmethod(cmd_add)
+    check = staticmethod(cmd_check)
+    delete = staticmethod(cmd_del)
+    gc = staticmethod(cmd_gc)
+    status = staticmethod(cmd_status)
+
+
+def run(
+    stdin: bytes,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """One CNI call in this process (the `pycni` executable, or an agent's child)."""
+    env = Environment(
+        environ=os.environ if environ is None else environ,
+        stdin=io.BytesIO(stdin),
+        stdout=stdout or sys.stdout,
+        stderr=stderr or sys.stderr,
+    )
+    return skel_main(Pycni(), about=ABOUT, env=env)
