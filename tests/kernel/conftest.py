@@ -59,7 +59,11 @@ class Node:
             "isGateway": True,
             "isDefaultGateway": True,
             "logFile": str(self.log_file),
-            "ipam": {"type": "pycni-ipam", "subnet": "10.244.0.0/24", "dataDir": str(self.data_dir)},
+            "ipam": {
+                "type": "pycni-ipam",
+                "subnet": "10.244.0.0/24",
+                "dataDir": str(self.data_dir),
+            },
         }
         conf.update(over)
         return conf

@@ -143,13 +143,17 @@ RUNTIME = {
     [
         # only capabilities declared true, and only those the runtime has
         (CONFLIST["plugins"][1], RUNTIME, {"portMappings": RUNTIME["portMappings"]}),
-        ({"type": "x", "capabilities": {"ips": True, "mac": True}}, RUNTIME, {"ips": ["10.244.0.9/24"]}),
+        (
+            {"type": "x", "capabilities": {"ips": True, "mac": True}},
+            RUNTIME,
+            {"ips": ["10.244.0.9/24"]},
+        ),
         ({"type": "x", "capabilities": {"bandwidth": False}}, RUNTIME, None),
         ({"type": "x"}, RUNTIME, None),
         ({"type": "x", "capabilities": {"ips": True}}, None, None),
         ({"type": "x", "capabilities": {"ips": "yes"}}, RUNTIME, None),
     ],
-)  # fmt: skip
+)
 def test_build_plugin_config_filters_capabilities(
     plugin: dict[str, Any], runtime: dict[str, Any] | None, expected: dict[str, Any] | None
 ) -> None:
@@ -177,12 +181,15 @@ def test_build_plugin_config_injects_name_version_prev_result() -> None:
     [
         ("", {}),
         ("IgnoreUnknown=1", {"IgnoreUnknown": "1"}),
-        ("K8S_POD_NAME=web;K8S_POD_NAMESPACE=default", {"K8S_POD_NAME": "web", "K8S_POD_NAMESPACE": "default"}),
+        (
+            "K8S_POD_NAME=web;K8S_POD_NAMESPACE=default",
+            {"K8S_POD_NAME": "web", "K8S_POD_NAMESPACE": "default"},
+        ),
         ("A=B;", {"A": "B"}),
         ("A=", {"A": ""}),
         ("A=b=c", {"A": "b=c"}),
     ],
-)  # fmt: skip
+)
 def test_parse_cni_args(text: str, expected: dict[str, str]) -> None:
     assert parse_cni_args(text) == expected
 
@@ -235,9 +242,12 @@ def test_plugin_conf_minimal() -> None:
         ({"ipam": "host-local"}, ErrorCode.INVALID_CONFIG),
         ({"runtimeConfig": []}, ErrorCode.INVALID_CONFIG),
         ({"cniVersion": "0.2.0"}, ErrorCode.INCOMPATIBLE_VERSION),
-        ({"prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "nope"}]}}, ErrorCode.DECODE_FAILURE),
+        (
+            {"prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "nope"}]}},
+            ErrorCode.DECODE_FAILURE,
+        ),
     ],
-)  # fmt: skip
+)
 def test_plugin_conf_errors(changes: dict[str, Any], code: int) -> None:
     d = {**PLUGIN, **changes}
     d = {k: v for k, v in d.items() if v is not None}

@@ -92,7 +92,9 @@ def test_negotiate_with_fewer_supported() -> None:
     assert exc.value.details == 'config is "1.1.0", plugin supports ["1.0.0"]'
 
 
-@pytest.mark.parametrize("conf", [{"cniVersion": 1}, {"cniVersions": "1.0.0"}, {"cniVersions": [1]}])
+@pytest.mark.parametrize(
+    "conf", [{"cniVersion": 1}, {"cniVersions": "1.0.0"}, {"cniVersions": [1]}]
+)
 def test_negotiate_bad_types(conf: dict[str, Any]) -> None:
     with pytest.raises(CNIError) as exc:
         negotiate(conf)
