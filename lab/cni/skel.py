@@ -215,13 +215,18 @@ class _Dispatcher:
 
     def _call(self, command: str, args: CmdArgs) -> None:
         method = getattr(self.funcs, _METHODS[command], None)
-        if command != "ADD":
-            if method is not None:
-                method(args)
-            return
         if method is None:
-            raise CNIError(ErrorCode.INTERNAL, "plugin does not implement ADD")
-        result = method(args)
+            if command == "ADD":
+                raise CNIError(ErrorCode.INTERNAL, "plugin does not implement ADD")
+            return
+        # A stray print() in a plugin would corrupt the JSON on stdout: send it to stderr.
+        real_stdout, sys.stdout = sys.stdout, self.env.stderr
+        try:
+            result = method(args)
+        finally:
+            sys.stdout = real_stdout
+        if command != "ADD":
+            return
         if not isinstance(result, Result):
             raise CNIError(
                 ErrorCode.INTERNAL, f"ADD returned {type(result).__name__}, not a Result"

@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from typing import TextIO
 from contextlib import ExitStack
+from typing import TextIO
 
 from pyroute2 import IPRoute
 
@@ -20,11 +20,11 @@ from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import LinkNotFound
 from lab.kernel.netns import NetnsNotFound, iproute_in
 from lab.pycni import steps
+from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import BridgeConf, load_bridge_conf
 from lab.pycni.ipam.plugin import valid_attachments
 from lab.pycni.ipam_exec import ipam_add, ipam_check, ipam_del, ipam_gc, ipam_status
 from lab.pycni.naming import ALIAS_PREFIX, attachment_tag, host_veth_name, veth_alias
-from lab.pycni.chain import extend_prev_result
 
 log = logging.getLogger("pycni")
 ABOUT = "pycni: the bridge plugin of cnilab (CNI spec 0.3.0 - 1.1.0)"

@@ -61,8 +61,8 @@ def test_pycni_extends_a_prev_result(node: Node) -> None:
         "ips": [{"address": "192.0.2.5/24", "interface": 0}],
         "dns": {"nameservers": ["192.0.2.53"]},
     }
-    pod, result = add_pod(node, "ext", prevResult=prev)
-    assert [i["name"] for i in result["interfaces"]][0] == "lo"
+    _, result = add_pod(node, "ext", prevResult=prev)
+    assert result["interfaces"][0]["name"] == "lo"
     assert len(result["interfaces"]) == 4
     assert result["ips"][0]["address"] == "192.0.2.5/24"
     assert result["ips"][1] == {"interface": 3, "address": "10.244.0.2/24", "gateway": "10.244.0.1"}

@@ -353,3 +353,14 @@ def test_missing_optional_functions_are_no_ops() -> None:
     for command in ("CHECK", "DEL", "GC", "STATUS"):
         r = run(command, plugin=AddOnly())
         assert (r.code, r.stdout) == (0, "")
+
+
+def test_print_in_a_plugin_goes_to_stderr() -> None:
+    class Chatty(FakePlugin):
+        def add(self, args: CmdArgs) -> Result:
+            print("debug: creating veth")
+            return RESULT
+
+    r = run("ADD", plugin=Chatty())
+    assert r.json == RESULT.to_dict("1.1.0")
+    assert "debug: creating veth" in r.stderr

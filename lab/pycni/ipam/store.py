@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import ipaddress
@@ -87,10 +88,8 @@ class DiskStore:
             return None
 
     def release(self, ip: IPAddress) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(ip))
-        except FileNotFoundError:
-            pass
 
     def reservations(self) -> dict[IPAddress, Owner]:
         found: dict[IPAddress, Owner] = {}
