@@ -9,6 +9,9 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 
+IFF_UP = 0x1
+
+
 class LinkNotFound(LookupError):
     pass
 
@@ -22,6 +25,7 @@ class Link:
     kind: str
     master: int
     alias: str
+    up: bool
 
 
 def _as_link(msg: object) -> Link:
@@ -34,6 +38,7 @@ def _as_link(msg: object) -> Link:
         kind=msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",  # type: ignore[attr-defined]
         master=get("master") or 0,
         alias=get("ifalias") or "",
+        up=bool(msg["flags"] & IFF_UP),  # type: ignore[index]
     )
 
 
@@ -93,15 +98,14 @@ def create_veth_into(
     kw: dict[str, object] = {"mtu": mtu} if mtu else {}
     peer: dict[str, object] = {"ifname": peer_name, "net_ns_fd": peer_netns_fd, **kw}
     ipr.link("add", ifname=host_name, kind="veth", peer=peer, **kw)
-    if alias:
+    if alias:  # the kernel ignores IFLA_IFALIAS when creating a link
         ipr.link("set", ifname=host_name, ifalias=alias)
 
 
 def attach_to_bridge(ipr: IPRoute, port: Link, bridge: Link, hairpin: bool = False) -> None:
-    ipr.link("set", index=port.index, master=bridge.index)
+    ipr.link("set", index=port.index, master=bridge.index, state="up")
     if hairpin:
         ipr.brport("set", index=port.index, mode=1)
-    ipr.link("set", index=port.index, state="up")
 
 
 def delete_link(ipr: IPRoute, name: str) -> bool:

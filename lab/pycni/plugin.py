@@ -85,7 +85,6 @@ def cmd_add(args: CmdArgs) -> Result:
                 undo.callback(masquerade.remove_masquerade, tag)
                 steps.report(conf, "masquerade-added")
 
-            pod_veth = links.link_by_name(pod, args.ifname)  # the MAC is final once it is up
             result.interfaces = steps.build_interfaces(bridge, host_veth, pod_veth, args.netns)
             if result.dns.is_empty():
                 result.dns = conf.base.dns

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from lab.pycni.launcher import write_launchers
 from tests.conftest import Namespaces
 
 pytestmark = pytest.mark.root
@@ -144,9 +145,7 @@ class Node:
 
 
 def make_bin_dir(path: Path) -> Path:
-    path.mkdir()
-    for name in ("pycni", "pycni-ipam"):
-        os.symlink(VENV_BIN / name, path / name)
+    write_launchers(path)
     if REFERENCE_BIN.is_dir():
         for ref in REFERENCE_BIN.iterdir():
             os.symlink(ref, path / ref.name)
