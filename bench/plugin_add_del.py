@@ -51,12 +51,24 @@ def impls(work: Path) -> list[Impl]:
         }
 
     return [
-        Impl("reference bridge+host-local", REFERENCE_BIN / "bridge",
-             conf("bridge", "br-ref", "10.200.0.0/16", "host-local"), {}),
-        Impl("pycni (agent)", work / "bin" / "pycni",
-             conf("pycni", "br-agent", "10.201.0.0/16", "pycni-ipam"), {}),
-        Impl("pycni (no agent)", work / "bin" / "pycni",
-             conf("pycni", "br-plain", "10.202.0.0/16", "pycni-ipam"), {"PYCNI_NO_AGENT": "1"}),
+        Impl(
+            "reference bridge+host-local",
+            REFERENCE_BIN / "bridge",
+            conf("bridge", "br-ref", "10.200.0.0/16", "host-local"),
+            {},
+        ),
+        Impl(
+            "pycni (agent)",
+            work / "bin" / "pycni",
+            conf("pycni", "br-agent", "10.201.0.0/16", "pycni-ipam"),
+            {},
+        ),
+        Impl(
+            "pycni (no agent)",
+            work / "bin" / "pycni",
+            conf("pycni", "br-plain", "10.202.0.0/16", "pycni-ipam"),
+            {"PYCNI_NO_AGENT": "1"},
+        ),
     ]
 
 
@@ -129,14 +141,21 @@ def run(pods: int, concurrent: int) -> dict:
                 dele: dict[str, list[float]] = {i.name: [] for i in all_impls}
                 for n in range(pods):  # interleaved, so drift hits every implementation alike
                     for impl in all_impls:
-                        add[impl.name].append(timed(impl, "ADD", f"s{n}", seq_pods[impl.name][n], cni_path))
+                        add[impl.name].append(
+                            timed(impl, "ADD", f"s{n}", seq_pods[impl.name][n], cni_path)
+                        )
                 for n in range(pods):
                     for impl in all_impls:
-                        dele[impl.name].append(timed(impl, "DEL", f"s{n}", seq_pods[impl.name][n], cni_path))
+                        dele[impl.name].append(
+                            timed(impl, "DEL", f"s{n}", seq_pods[impl.name][n], cni_path)
+                        )
                 burst: dict[str, float] = {}
                 for impl in all_impls:
                     t0 = time.perf_counter()
-                    procs = [start(impl, "ADD", f"c{n}", p, cni_path) for n, p in enumerate(con_pods[impl.name])]
+                    procs = [
+                        start(impl, "ADD", f"c{n}", p, cni_path)
+                        for n, p in enumerate(con_pods[impl.name])
+                    ]
                     for proc in procs:
                         finish(proc)
                     burst[impl.name] = time.perf_counter() - t0
@@ -173,7 +192,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'':30} {'ADD ms':>8} {'ratio':>6} {'DEL ms':>8} {'ratio':>6} {f'{args.concurrent}x ADD s':>10} {'ratio':>6}")
+    print(
+        f"{'':30} {'ADD ms':>8} {'ratio':>6} {'DEL ms':>8} {'ratio':>6} {f'{args.concurrent}x ADD s':>10} {'ratio':>6}"
+    )
     for name, r in report.items():
         print(
             f"{name:30} {r['add_median_ms']:8} {r['add_ratio']:6} {r['del_median_ms']:8} "
