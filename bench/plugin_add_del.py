@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 from pyroute2 import netns
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab.kernel.netns import in_netns  # noqa: E402
-from lab.pycni.launcher import write_launchers  # noqa: E402
+from lab.kernel.netns import in_netns
+from lab.pycni.launcher import write_launchers
 
 VENV_BIN = Path(sys.executable).parent
 REFERENCE_BIN = Path("/usr/lib/cni")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-
 IFF_UP = 0x1
 
 

@@ -12,10 +12,9 @@ core of `socket`; the Python wrapper pulls in enum and selectors, ~12 ms) and
 
 from __future__ import annotations
 
+import _socket
 import os
 import sys
-
-import _socket
 
 from lab.pycni.wire import WireError, decode_answer, encode_request
 
