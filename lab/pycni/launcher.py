@@ -3,8 +3,8 @@
 A console script made by pip runs `site`, and an editable install adds an import
 hook there: about 20 ms before our first line, on every CNI call. The launcher
 starts Python isolated and without `site` (`-IS`: a shebang passes one argument),
-and puts exactly the folders cnilab needs on sys.path itself. It also works with the empty environment a
-runtime may give a plugin.
+and puts exactly the folders cnilab needs on sys.path itself. It also works with
+the empty environment a runtime may give a plugin.
 """
 
 from __future__ import annotations
