@@ -1,0 +1,163 @@
+"""The lab's shape: names, addresses and folders, derived from a few settings.
+
+Pure data (no kernel access): `cnilab up` builds what the plan says, `cnilab down`
+removes it, and the inspector, runtime and web app find everything by it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_STATE_DIR = Path("/run/cnilab")  # tmpfs: gone on reboot, like the namespaces
+DEFAULT_PREFIX = "cnilab"
+POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
+UNDERLAY = ipaddress.ip_network("192.168.56.0/24")
+UNDERLAY_GATEWAY = ipaddress.ip_interface("192.168.56.1/24")  # the "router" in the internet ns
+INTERNET_ADDRESS = ipaddress.ip_interface("203.0.113.1/32")  # TEST-NET-3
+FIRST_NODE_HOST = 11  # node1 is 192.168.56.11, as on the Vagrant private network
+NETWORK_NAME = "cnilab"
+CONF_FILE = "10-pycni.conflist"
+MAX_NODES = 9
+POD_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+RESERVED_NAMES = re.compile(r"^(node\d+|underlay|internet|host)$")
+
+
+class PlanError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # node1
+    netns: str  # cnilab-node1
+    pod_cidr: str  # 10.244.0.0/24
+    gateway: str  # 10.244.0.1 (on cni0)
+    underlay_ip: str  # 192.168.56.11
+    state_dir: str  # /run/cnilab/nodes/node1
+
+    @property
+    def netns_path(self) -> str:
+        return f"/run/netns/{self.netns}"
+
+    @property
+    def conf_dir(self) -> str:
+        return f"{self.state_dir}/net.d"
+
+    @property
+    def ipam_dir(self) -> str:
+        return f"{self.state_dir}/ipam"
+
+    @property
+    def cache_dir(self) -> str:
+        return f"{self.state_dir}/cache"
+
+    @property
+    def log_file(self) -> str:
+        return f"{self.state_dir}/pycni.log"
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: list[Node]
+    prefix: str = DEFAULT_PREFIX
+    state_dir: str = str(DEFAULT_STATE_DIR)
+    pod_network: str = str(POD_NETWORK)
+    underlay: str = str(UNDERLAY)
+    underlay_netns: str = ""
+    internet_netns: str = ""
+    internet_address: str = str(INTERNET_ADDRESS.ip)
+
+    @property
+    def bin_dir(self) -> str:
+        return f"{self.state_dir}/bin"
+
+    @property
+    def pods_dir(self) -> str:
+        return f"{self.state_dir}/pods"
+
+    @property
+    def journal(self) -> str:
+        return f"{self.state_dir}/journal.jsonl"
+
+    @property
+    def plan_file(self) -> str:
+        return f"{self.state_dir}/lab.json"
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        known = ", ".join(n.name for n in self.nodes)
+        raise PlanError(f"unknown node {name!r} (the lab has: {known})")
+
+    def pod_netns(self, pod: str) -> str:
+        return f"{self.prefix}-{pod}"
+
+    def namespaces(self) -> list[str]:
+        """Every namespace the lab itself makes (pods come and go on top)."""
+        return [self.underlay_netns, self.internet_netns, *(n.netns for n in self.nodes)]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        d = json.loads(text)
+        d["nodes"] = [Node(**n) for n in d["nodes"]]
+        return cls(**d)
+
+
+def make_plan(
+    nodes: int = 2, prefix: str = DEFAULT_PREFIX, state_dir: str | Path = DEFAULT_STATE_DIR
+) -> Plan:
+    if not 1 <= nodes <= MAX_NODES:
+        raise PlanError(f"--nodes must be between 1 and {MAX_NODES}, got {nodes}")
+    if not re.match(r"^[a-z][a-z0-9-]{0,15}$", prefix):
+        raise PlanError(f"invalid prefix {prefix!r}")
+    state = str(state_dir)
+    subnets = list(POD_NETWORK.subnets(new_prefix=24))
+    hosts = list(UNDERLAY.hosts())
+    made = []
+    for i in range(nodes):
+        name = f"node{i + 1}"
+        cidr = subnets[i]
+        made.append(
+            Node(
+                name=name,
+                netns=f"{prefix}-{name}",
+                pod_cidr=str(cidr),
+                gateway=str(cidr.network_address + 1),
+                underlay_ip=str(hosts[FIRST_NODE_HOST - 1 + i]),
+                state_dir=f"{state}/nodes/{name}",
+            )
+        )
+    return Plan(
+        nodes=made,
+        prefix=prefix,
+        state_dir=state,
+        underlay_netns=f"{prefix}-underlay",
+        internet_netns=f"{prefix}-internet",
+    )
+
+
+def load_plan(state_dir: str | Path = DEFAULT_STATE_DIR) -> Plan | None:
+    """The plan of the running lab, or None when no lab is up."""
+    try:
+        return Plan.from_json((Path(state_dir) / "lab.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def validate_pod_name(name: str) -> str:
+    if not POD_NAME_RE.match(name):
+        raise PlanError(
+            f"invalid pod name {name!r}: 1-40 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if RESERVED_NAMES.match(name):
+        raise PlanError(f"{name!r} is reserved for the lab's own namespaces")
+    return name
