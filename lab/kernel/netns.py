@@ -7,18 +7,86 @@ never do it on a request thread: see README.md beside this file.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 CLONE_NEWNET = 0x40000000
+MS_BIND, MS_REC, MS_SHARED, MNT_DETACH = 0x1000, 0x4000, 0x100000, 0x2
+NETNS_RUN_DIR = "/run/netns"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class NetnsNotFound(OSError):
     """The namespace path does not exist (or is not a namespace): DEL treats it as gone."""
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _share_run_dir() -> None:
+    """Make /run/netns a shared mount, as `ip netns add` does, so bind mounts propagate."""
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    run_dir = NETNS_RUN_DIR.encode()
+    if _libc.mount(b"", run_dir, b"none", MS_SHARED | MS_REC, None) != 0:
+        _check(_libc.mount(run_dir, run_dir, b"none", MS_BIND | MS_REC, None), "bind /run/netns")
+        _check(_libc.mount(b"", run_dir, b"none", MS_SHARED | MS_REC, None), "share /run/netns")
+
+
+def create_netns(name: str) -> str:
+    """Create /run/netns/<name> like `ip netns add`, without forking.
+
+    pyroute2's netns.create forks a child, which is unsafe in a threaded server. Here a
+    throw-away thread unshares its own network namespace, pins it with a bind mount and
+    ends: no thread of ours is left inside it.
+    """
+    path = os.path.join(NETNS_RUN_DIR, name)
+    _share_run_dir()
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    failure: list[BaseException] = []
+
+    def pin() -> None:
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare")
+            _check(
+                _libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
+                f"bind {path}",
+            )
+        except BaseException as e:
+            failure.append(e)
+
+    worker = threading.Thread(target=pin, name=f"netns-create-{name}")
+    worker.start()
+    worker.join()
+    if failure:
+        os.unlink(path)
+        raise failure[0]
+    return path
+
+
+def delete_netns(name: str) -> bool:
+    """Unpin and remove a namespace; False when it did not exist (a second delete)."""
+    path = os.path.join(NETNS_RUN_DIR, name)
+    if not os.path.exists(path):
+        return False
+    _libc.umount2(path.encode(), MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return True
+
+
+def list_netns() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []
 
 
 def setns(fd: int) -> None:

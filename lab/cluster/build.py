@@ -1,0 +1,212 @@
+"""`cnilab up` / `cnilab down` for the embedded lab: nodes made of network namespaces.
+
+    internet ns  (192.168.56.1 on eth0, 203.0.113.1 on lo: the router and "the internet")
+        |
+    underlay ns  (bridge br0: the switch of 192.168.56.0/24)
+      |      |
+    node1    node2   (eth0 192.168.56.11/.12, cni0 10.244.0.1/24, 10.244.1.1/24, ...)
+
+Every device is created directly in the namespace where it lives (a veth's peer is
+born in its target namespace), so nothing ever appears in the host's namespace. The
+CLI is a short-lived single-threaded process, so it may enter namespaces (in_netns).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lab.cluster import node_setup
+from lab.cluster.plan import (
+    CONF_FILE,
+    INTERNET_ADDRESS,
+    NETWORK_NAME,
+    UNDERLAY_GATEWAY,
+    Node,
+    Plan,
+    load_plan,
+)
+from lab.kernel import addrs, links
+from lab.kernel.netns import create_netns, delete_netns, in_netns, iproute_in, list_netns
+from lab.pycni.launcher import write_launchers
+
+REFERENCE_BIN = Path("/usr/lib/cni")
+SWITCH = "br0"
+AGENTS_FILE = "agents.json"
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def node_conflist(plan: Plan, node: Node) -> dict[str, Any]:
+    """The node's CNI config, as the seed writes /etc/cni/net.d/10-bash-cni-plugin.conf."""
+    return {
+        "cniVersion": "1.1.0",
+        "name": NETWORK_NAME,
+        "plugins": [
+            {
+                "type": "pycni",
+                "bridge": node_setup.BRIDGE,
+                "isGateway": True,
+                "isDefaultGateway": True,
+                "logFile": node.log_file,
+                "capabilities": {"demo": True},
+                "ipam": {"type": "pycni-ipam", "subnet": node.pod_cidr, "dataDir": node.ipam_dir},
+            }
+        ],
+    }
+
+
+def _wire(ipr: Any, name: str, peer_fd: int, switch: links.Link) -> None:
+    """A cable from the switch to a namespace: `name` on the switch, eth0 on the far end."""
+    links.create_veth_into(ipr, name, "eth0", peer_fd)
+    links.attach_to_bridge(ipr, links.link_by_name(ipr, name), switch)
+
+
+def _bring_up_eth0(ipr: Any, address: ipaddress.IPv4Interface) -> int:
+    eth0 = links.link_by_name(ipr, "eth0")
+    addrs.ensure_address(ipr, eth0.index, address)
+    ipr.link("set", index=eth0.index, state="up")
+    lo = links.link_by_name(ipr, "lo")
+    ipr.link("set", index=lo.index, state="up")
+    return eth0.index
+
+
+def build_underlay(plan: Plan) -> None:
+    prefixlen = ipaddress.ip_network(plan.underlay).prefixlen
+    with iproute_in(f"/run/netns/{plan.underlay_netns}") as (switch_ipr, _):
+        switch = links.ensure_bridge(switch_ipr, SWITCH)
+        with iproute_in(f"/run/netns/{plan.internet_netns}") as (ipr, fd):
+            _wire(switch_ipr, "to-internet", fd, switch)
+            _bring_up_eth0(ipr, UNDERLAY_GATEWAY)
+            lo = links.link_by_name(ipr, "lo")
+            addrs.ensure_address(ipr, lo.index, INTERNET_ADDRESS)
+        for node in plan.nodes:
+            with iproute_in(node.netns_path) as (ipr, fd):
+                _wire(switch_ipr, f"to-{node.name}", fd, switch)
+                address = ipaddress.ip_interface(f"{node.underlay_ip}/{prefixlen}")
+                _bring_up_eth0(ipr, address)
+                ipr.route("replace", dst="0.0.0.0", dst_len=0, gateway=str(UNDERLAY_GATEWAY.ip))
+
+
+def init_node(plan: Plan, node: Node) -> None:
+    """The node set-up `cnilab node init` does on a real host, here inside the node's netns."""
+    peers = [node_setup.Peer(n.pod_cidr, n.underlay_ip) for n in plan.nodes if n is not node]
+    with iproute_in(node.netns_path) as (ipr, _):
+        node_setup.ensure_pod_bridge(ipr, node.gateway, node.pod_cidr)
+        node_setup.ensure_peer_routes(ipr, peers)
+    with in_netns(node.netns_path):
+        node_setup.enable_forwarding()
+        node_setup.ensure_masquerade(plan.pod_network)
+
+
+def write_node_files(plan: Plan, node: Node) -> None:
+    for folder in (node.conf_dir, node.ipam_dir, node.cache_dir):
+        os.makedirs(folder, exist_ok=True)
+    conf = Path(node.conf_dir) / CONF_FILE
+    conf.write_text(json.dumps(node_conflist(plan, node), indent=2) + "\n")
+
+
+def install_plugins(plan: Plan) -> None:
+    """The lab's CNI bin dir: pycni's launchers and Debian's reference plugins."""
+    bin_dir = Path(plan.bin_dir)
+    write_launchers(bin_dir)
+    if REFERENCE_BIN.is_dir():
+        for ref in REFERENCE_BIN.iterdir():
+            target = bin_dir / ref.name
+            if not target.exists():
+                target.symlink_to(ref)
+
+
+def start_agents(plan: Plan) -> dict[str, int]:
+    pids = {}
+    for node in plan.nodes:
+        with open(f"{node.state_dir}/agent.log", "ab") as log:
+            proc = subprocess.Popen(
+                ["nsenter", f"--net={node.netns_path}", "--", f"{plan.bin_dir}/pycni", "agent"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        pids[node.name] = proc.pid
+    Path(plan.state_dir, AGENTS_FILE).write_text(json.dumps(pids))
+    return pids
+
+
+def up(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> Plan:
+    """Build the whole lab; on any failure remove what was made and re-raise."""
+    running = load_plan(plan.state_dir)
+    if running is not None:
+        raise LabError(f"a lab is already up (state in {plan.state_dir}); run `cnilab down` first")
+    taken = [ns for ns in plan.namespaces() if ns in list_netns()]
+    if taken:
+        raise LabError(f"namespaces already exist: {', '.join(taken)}; run `cnilab down` first")
+    os.makedirs(plan.state_dir, exist_ok=True)
+    try:
+        for ns in plan.namespaces():
+            create_netns(ns)
+        progress(f"namespaces: {', '.join(plan.namespaces())}")
+        build_underlay(plan)
+        progress(f"underlay {plan.underlay} on {plan.underlay_netns}/{SWITCH}")
+        install_plugins(plan)
+        os.makedirs(plan.pods_dir, exist_ok=True)
+        for node in plan.nodes:
+            init_node(plan, node)
+            write_node_files(plan, node)
+            progress(f"{node.name}: {node.underlay_ip}, pods {node.pod_cidr} on cni0")
+        start_agents(plan)
+        Path(plan.plan_file).write_text(plan.to_json())  # last: marks the lab as up
+    except BaseException:
+        down(plan)
+        raise
+    return plan
+
+
+def _is_our_agent(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    return b"agent" in cmdline and any(part.endswith(b"/pycni") for part in cmdline)
+
+
+def stop_agents(plan: Plan) -> None:
+    """SIGTERM (the agent stops its workers), then SIGKILL what is left after 5 s."""
+    try:
+        pids = json.loads(Path(plan.state_dir, AGENTS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    alive = [pid for pid in pids.values() if _is_our_agent(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [pid for pid in alive if _is_our_agent(pid)]  # a zombie has no cmdline
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+
+
+def down(plan: Plan | None) -> list[str]:
+    """Remove every namespace, process and file of the lab. A second call does nothing."""
+    if plan is None:
+        return []
+    stop_agents(plan)
+    removed = []
+    mine = set(plan.namespaces())
+    for ns in list_netns():  # pods are <prefix>-<pod>; every lab namespace has the prefix
+        if ns in mine or ns.startswith(f"{plan.prefix}-"):
+            if delete_netns(ns):
+                removed.append(ns)
+    shutil.rmtree(plan.state_dir, ignore_errors=True)
+    return removed
