@@ -205,8 +205,7 @@ def down(plan: Plan | None) -> list[str]:
     removed = []
     mine = set(plan.namespaces())
     for ns in list_netns():  # pods are <prefix>-<pod>; every lab namespace has the prefix
-        if ns in mine or ns.startswith(f"{plan.prefix}-"):
-            if delete_netns(ns):
-                removed.append(ns)
+        if (ns in mine or ns.startswith(f"{plan.prefix}-")) and delete_netns(ns):
+            removed.append(ns)
     shutil.rmtree(plan.state_dir, ignore_errors=True)
     return removed

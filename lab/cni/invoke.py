@@ -8,6 +8,7 @@ plugin saw and said.
 import errno
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -37,7 +38,7 @@ class Execution:
 
     @property
     def plugin(self) -> str:
-        return os.path.basename(self.argv[0]) if self.argv else "?"
+        return os.path.basename(self.argv[-1]) if self.argv else "?"
 
 
 def find_in_path(plugin: str, paths: Sequence[str]) -> str:
@@ -54,9 +55,22 @@ def find_in_path(plugin: str, paths: Sequence[str]) -> str:
     raise CNIError(ErrorCode.INVALID_CONFIG, f'failed to find plugin "{plugin}" in path [{listed}]')
 
 
-def raw_exec(path: str, stdin: bytes, env: dict[str, str], timeout: float = 60.0) -> Execution:
-    """Run `path` with exactly `env` and `stdin`; no shell, stdout and stderr kept apart."""
-    argv = [path]
+def _nsenter() -> str:
+    found = shutil.which("nsenter") or "/usr/bin/nsenter"
+    if not os.access(found, os.X_OK):
+        raise CNIError(ErrorCode.INTERNAL, "nsenter (util-linux) is needed to run plugins on a node")
+    return found
+
+
+def raw_exec(
+    path: str, stdin: bytes, env: dict[str, str], timeout: float = 60.0, netns: str | None = None
+) -> Execution:
+    """Run `path` with exactly `env` and `stdin`; no shell, stdout and stderr kept apart.
+
+    With `netns`, the plugin runs in that network namespace (as a runtime on that node
+    would run it), through nsenter: no thread of ours ever changes namespace.
+    """
+    argv = [path] if netns is None else [_nsenter(), f"--net={netns}", "--", path]
     name = os.path.basename(path)
     start = time.monotonic()
     for attempt in range(_BUSY_RETRIES + 1):

@@ -12,8 +12,11 @@ import ctypes
 import errno
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 MS_BIND, MS_REC, MS_SHARED, MNT_DETACH = 0x1000, 0x4000, 0x100000, 0x2
@@ -155,3 +158,38 @@ def iproute_in(path: str) -> Iterator[tuple[object, int]]:
             yield ipr, fd
     finally:
         os.close(fd)
+
+
+def run_in_netns(path: str, fn: Callable[[], T]) -> T:
+    """Run `fn` in a throw-away thread inside `path`'s namespace; safe in a threaded server.
+
+    The calling thread never moves; the worker thread enters, runs, and ends.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with in_netns(path):
+                outcome.append(fn())
+        except BaseException as e:
+            failure.append(e)
+
+    worker = threading.Thread(target=work, name="netns-worker")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def set_loopback_up(path: str) -> None:
+    """Every runtime brings lo up in a new pod (containerd via the `loopback` plugin)."""
+
+    def up() -> None:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+    run_in_netns(path, up)

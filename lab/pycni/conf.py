@@ -65,6 +65,9 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
     if not isinstance(log_file, str) or not log_file.startswith("/"):
         raise _bad(f"logFile must be an absolute path, got {log_file!r}")
     delay = raw.get("demoDelay", 0)
+    demo = base.runtime_config.get("demo")  # the runtime's capability arg wins
+    if isinstance(demo, dict) and "delay" in demo:
+        delay = demo["delay"]
     if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 10:
         raise _bad(f"demoDelay must be a number of seconds from 0 to 10, got {delay!r}")
     if not isinstance(base.ipam.get("type"), str) or not base.ipam["type"]:

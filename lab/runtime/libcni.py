@@ -1,0 +1,158 @@
+"""A runtime's side of CNI, shaped like libcni: run a network's chain of plugins.
+
+ADD runs the chain in order, each plugin getting the previous result as prevResult,
+and caches the final result; CHECK and DEL hand that cached result back; DEL runs
+the chain in reverse. Each plugin is a separate executable found in CNI_PATH and run
+inside the node's network namespace, with the real CNI_* environment and stdin.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.cni.config import NetworkConfigList, build_plugin_config
+from lab.cni.errors import CNIError, ErrorCode
+from lab.cni.invoke import Execution, decode_execution, find_in_path, raw_exec
+from lab.cni.result import Result
+from lab.cni.version import at_least
+from lab.runtime import cache
+
+DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")  # libcni sends both
+
+
+@dataclass(frozen=True)
+class RuntimeConf:
+    """The facts of one attachment (libcni's RuntimeConf)."""
+
+    container_id: str
+    netns: str
+    ifname: str
+    args: list[tuple[str, str]] = field(default_factory=list)
+    capability_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cni_args(self) -> str:
+        return ";".join(f"{k}={v}" for k, v in self.args)
+
+
+OnExec = Callable[[Execution, str], None]
+
+
+@dataclass
+class CNIConfig:
+    path: list[str]
+    cache_dir: str
+    node_netns: str | None = None  # run plugins inside this namespace (the node's)
+    on_exec: OnExec | None = None  # called with every execution, failed ones included
+    timeout: float = 120.0
+
+    def _env(self, command: str, rt: RuntimeConf | None) -> dict[str, str]:
+        env = {
+            "CNI_COMMAND": command,
+            "CNI_PATH": os.pathsep.join(self.path),
+            "PATH": os.environ.get("PATH", DEFAULT_PATH),
+        }
+        if rt is not None:
+            env.update(
+                CNI_CONTAINERID=rt.container_id,
+                CNI_NETNS=rt.netns,
+                CNI_IFNAME=rt.ifname,
+                CNI_ARGS=rt.cni_args,
+            )
+        return env
+
+    def exec_plugin(
+        self, plugin: dict[str, Any], conf: bytes, command: str, rt: RuntimeConf | None, net: str
+    ) -> dict[str, Any] | None:
+        binary = find_in_path(str(plugin["type"]), self.path)
+        ex = raw_exec(binary, conf, self._env(command, rt), self.timeout, netns=self.node_netns)
+        if self.on_exec is not None:
+            self.on_exec(ex, net)
+        try:
+            return decode_execution(ex)
+        except CNIError as e:
+            where = f"plugin type={plugin['type']!r} {command}"
+            raise CNIError(e.code, f"{where}: {e.msg}", e.details) from e
+
+    def add_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any]:
+        prev: dict[str, Any] | None = None
+        for plugin in net.plugins:
+            conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
+            out = self.exec_plugin(plugin, conf, "ADD", rt, net.name)
+            if out is None:
+                raise CNIError(
+                    ErrorCode.DECODE_FAILURE, f"plugin type={plugin['type']!r} ADD printed nothing"
+                )
+            Result.from_dict(out, where=f"plugin {plugin['type']} ADD")  # garbage stops here
+            prev = out
+        assert prev is not None  # a list has at least one plugin
+        cache.save(
+            self.cache_dir,
+            {
+                "containerId": rt.container_id,
+                "ifName": rt.ifname,
+                "networkName": net.name,
+                "netns": rt.netns,
+                "cniArgs": rt.args,
+                "capabilityArgs": rt.capability_args,
+                "config": net.raw,
+                "result": prev,
+            },
+        )
+        return prev
+
+    def cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
+        entry = cache.load(self.cache_dir, net.name, rt.container_id, rt.ifname)
+        return entry.get("result") if entry else None
+
+    def check_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
+        if not at_least(net.cni_version, "0.4.0"):
+            raise CNIError(
+                ErrorCode.INCOMPATIBLE_VERSION, f"CHECK needs 0.4.0, network is {net.cni_version}"
+            )
+        if net.disable_check:
+            return
+        prev = self.cached_result(net, rt)
+        if prev is None:
+            raise CNIError(
+                ErrorCode.UNKNOWN_CONTAINER, f"no cached result for {rt.container_id}/{rt.ifname}"
+            )
+        for plugin in net.plugins:
+            conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
+            self.exec_plugin(plugin, conf, "CHECK", rt, net.name)
+
+    def del_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
+        """Reverse order, with the cached result as prevResult (0.4.0 and later)."""
+        prev = self.cached_result(net, rt) if at_least(net.cni_version, "0.4.0") else None
+        for plugin in reversed(net.plugins):
+            conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
+            self.exec_plugin(plugin, conf, "DEL", rt, net.name)
+        cache.remove(self.cache_dir, net.name, rt.container_id, rt.ifname)
+
+    def gc_network_list(
+        self, net: NetworkConfigList, valid: list[tuple[str, str]]
+    ) -> list[CNIError]:
+        """GC (1.1.0): plugins learn which attachments are still valid; errors do not stop it."""
+        if not at_least(net.cni_version, "1.1.0") or net.disable_gc:
+            return []
+        attachments = [{"containerID": cid, "ifname": ifname} for cid, ifname in valid]
+        errors = []
+        for plugin in net.plugins:
+            extra = dict.fromkeys(VALID_ATTACHMENTS, attachments)
+            conf = build_plugin_config({**plugin, **extra}, net, net.cni_version, None, None)
+            try:
+                self.exec_plugin(plugin, conf, "GC", None, net.name)
+            except CNIError as e:
+                errors.append(e)
+        return errors
+
+    def get_status(self, net: NetworkConfigList) -> None:
+        if not at_least(net.cni_version, "1.1.0"):
+            return
+        for plugin in net.plugins:
+            conf = build_plugin_config(plugin, net, net.cni_version, None, None)
+            self.exec_plugin(plugin, conf, "STATUS", None, net.name)

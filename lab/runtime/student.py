@@ -1,0 +1,50 @@
+"""Running a student's plugin file in place of pycni.
+
+The runtime finds plugins by type in CNI_PATH, so a student's file gets a bin dir of
+its own, holding an executable named like the type the node's config asks for
+(`pycni`), put first in CNI_PATH. It runs the file with cnilab's interpreter, so
+the student can build on `lab.cni`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from lab.cluster.plan import Plan
+from lab.pycni.launcher import import_paths
+
+TYPE = "pycni"
+WRAPPER = """#!{python} -IS
+# Written by cnilab: runs a student's plugin as the `{type}` CNI plugin.
+import runpy
+import sys
+sys.path[:0] = {paths!r}
+sys.argv[0] = {file!r}
+runpy.run_path({file!r}, run_name="__main__")
+"""
+
+
+class StudentPluginError(ValueError):
+    pass
+
+
+def student_bin_dir(plan: Plan, plugin_file: str) -> Path:
+    path = Path(plugin_file).resolve()
+    if not path.is_file():
+        raise StudentPluginError(f"plugin file {plugin_file!r} does not exist")
+    if path.suffix != ".py":
+        raise StudentPluginError(f"plugin file {plugin_file!r} must be a Python file (.py)")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    folder = Path(plan.state_dir) / "student" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    text = WRAPPER.format(python=sys.executable, type=TYPE, paths=import_paths(), file=str(path))
+    fd, tmp = tempfile.mkstemp(dir=folder)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, folder / TYPE)
+    return folder
