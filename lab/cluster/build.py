@@ -29,6 +29,8 @@ from lab.cluster.plan import (
     CONF_FILE,
     INTERNET_ADDRESS,
     NETWORK_NAME,
+    SECONDARY_CONF_FILE,
+    SECONDARY_NAME,
     UNDERLAY_GATEWAY,
     Node,
     Plan,
@@ -47,20 +49,25 @@ class LabError(RuntimeError):
     pass
 
 
-def node_conflist(plan: Plan, node: Node) -> dict[str, Any]:
-    """The node's CNI config, as the seed writes /etc/cni/net.d/10-bash-cni-plugin.conf."""
+def node_conflist(node: Node, secondary: bool = False) -> dict[str, Any]:
+    """The node's CNI config, as the seed writes /etc/cni/net.d/10-bash-cni-plugin.conf.
+
+    The secondary network (a node-local bridge, no default route) is where a pod's
+    second interface goes, like the seed's extra flannel NIC.
+    """
+    subnet = node.secondary_cidr if secondary else node.pod_cidr
     return {
         "cniVersion": "1.1.0",
-        "name": NETWORK_NAME,
+        "name": SECONDARY_NAME if secondary else NETWORK_NAME,
         "plugins": [
             {
                 "type": "pycni",
-                "bridge": node_setup.BRIDGE,
+                "bridge": "cni1" if secondary else node_setup.BRIDGE,
                 "isGateway": True,
-                "isDefaultGateway": True,
+                "isDefaultGateway": not secondary,
                 "logFile": node.log_file,
                 "capabilities": {"demo": True},
-                "ipam": {"type": "pycni-ipam", "subnet": node.pod_cidr, "dataDir": node.ipam_dir},
+                "ipam": {"type": "pycni-ipam", "subnet": subnet, "dataDir": node.ipam_dir},
             }
         ],
     }
@@ -112,8 +119,9 @@ def init_node(plan: Plan, node: Node) -> None:
 def write_node_files(plan: Plan, node: Node) -> None:
     for folder in (node.conf_dir, node.ipam_dir, node.cache_dir):
         os.makedirs(folder, exist_ok=True)
-    conf = Path(node.conf_dir) / CONF_FILE
-    conf.write_text(json.dumps(node_conflist(plan, node), indent=2) + "\n")
+    for name, secondary in ((CONF_FILE, False), (SECONDARY_CONF_FILE, True)):
+        conf = Path(node.conf_dir) / name
+        conf.write_text(json.dumps(node_conflist(node, secondary), indent=2) + "\n")
 
 
 def install_plugins(plan: Plan) -> None:
@@ -172,7 +180,7 @@ def up(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> Plan:
     return plan
 
 
-def _is_our_agent(pid: int) -> bool:
+def is_our_agent(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except FileNotFoundError:
@@ -186,13 +194,13 @@ def stop_agents(plan: Plan) -> None:
         pids = json.loads(Path(plan.state_dir, AGENTS_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return
-    alive = [pid for pid in pids.values() if _is_our_agent(pid)]
+    alive = [pid for pid in pids.values() if is_our_agent(pid)]
     for pid in alive:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 5
     while alive and time.monotonic() < deadline:
         time.sleep(0.02)
-        alive = [pid for pid in alive if _is_our_agent(pid)]  # a zombie has no cmdline
+        alive = [pid for pid in alive if is_our_agent(pid)]  # a zombie has no cmdline
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
 

@@ -15,12 +15,15 @@ from pathlib import Path
 DEFAULT_STATE_DIR = Path("/run/cnilab")  # tmpfs: gone on reboot, like the namespaces
 DEFAULT_PREFIX = "cnilab"
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
+SECONDARY_NETWORK = ipaddress.ip_network("10.245.0.0/16")  # for a pod's eth1
 UNDERLAY = ipaddress.ip_network("192.168.56.0/24")
 UNDERLAY_GATEWAY = ipaddress.ip_interface("192.168.56.1/24")  # the "router" in the internet ns
 INTERNET_ADDRESS = ipaddress.ip_interface("203.0.113.1/32")  # TEST-NET-3
 FIRST_NODE_HOST = 11  # node1 is 192.168.56.11, as on the Vagrant private network
 NETWORK_NAME = "cnilab"
 CONF_FILE = "10-pycni.conflist"
+SECONDARY_NAME = "secondary"
+SECONDARY_CONF_FILE = "20-secondary.conflist"
 MAX_NODES = 9
 POD_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_NAMES = re.compile(r"^(node\d+|underlay|internet|host)$")
@@ -36,6 +39,7 @@ class Node:
     netns: str  # cnilab-node1
     pod_cidr: str  # 10.244.0.0/24
     gateway: str  # 10.244.0.1 (on cni0)
+    secondary_cidr: str  # 10.245.0.0/24, node-local (on cni1)
     underlay_ip: str  # 192.168.56.11
     state_dir: str  # /run/cnilab/nodes/node1
 
@@ -120,6 +124,7 @@ def make_plan(
         raise PlanError(f"invalid prefix {prefix!r}")
     state = str(state_dir)
     subnets = list(POD_NETWORK.subnets(new_prefix=24))
+    secondary = list(SECONDARY_NETWORK.subnets(new_prefix=24))
     hosts = list(UNDERLAY.hosts())
     made = []
     for i in range(nodes):
@@ -131,6 +136,7 @@ def make_plan(
                 netns=f"{prefix}-{name}",
                 pod_cidr=str(cidr),
                 gateway=str(cidr.network_address + 1),
+                secondary_cidr=str(secondary[i]),
                 underlay_ip=str(hosts[FIRST_NODE_HOST - 1 + i]),
                 state_dir=f"{state}/nodes/{name}",
             )

@@ -58,7 +58,9 @@ def find_in_path(plugin: str, paths: Sequence[str]) -> str:
 def _nsenter() -> str:
     found = shutil.which("nsenter") or "/usr/bin/nsenter"
     if not os.access(found, os.X_OK):
-        raise CNIError(ErrorCode.INTERNAL, "nsenter (util-linux) is needed to run plugins on a node")
+        raise CNIError(
+            ErrorCode.INTERNAL, "nsenter (util-linux) is needed to run plugins on a node"
+        )
     return found
 
 

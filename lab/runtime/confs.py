@@ -42,10 +42,20 @@ def read_candidates(conf_dir: str | Path, cni_path: list[str]) -> list[Candidate
     return found
 
 
-def select_network(conf_dir: str | Path, cni_path: list[str]) -> NetworkConfigList:
+def select_network(
+    conf_dir: str | Path, cni_path: list[str], name: str = "", skip: frozenset[str] = frozenset()
+) -> NetworkConfigList:
+    """The first usable network (or the one called `name`), leaving out those in `skip`.
+
+    `skip` lets a pod's second interface land on the next network, as Multus would
+    attach an additional network (the seed adds flannel's NIC by hand).
+    """
     candidates = read_candidates(conf_dir, cni_path)
     for c in candidates:
-        if c.network is not None:
+        if c.network is not None and (
+            c.network.name == name if name else c.network.name not in skip
+        ):
             return c.network
-    why = "; ".join(f"{c.path.name}: {c.problem}" for c in candidates) or "no config files"
-    raise CNIError(7, f"no usable network config in {conf_dir}", why)
+    why = "; ".join(f"{c.path.name}: {c.problem}" for c in candidates if c.problem)
+    wanted = f"network {name!r}" if name else "usable network config"
+    raise CNIError(7, f"no {wanted} in {conf_dir}", why or "no (other) config files")

@@ -134,6 +134,7 @@ class Runtime:
         ifname: str = "eth0",
         plugin_file: str = "",
         demo_delay: float = 0.0,
+        network: str = "",
     ) -> Pod:
         """Create a pod (or, when it exists, attach one more interface to it)."""
         try:
@@ -158,7 +159,7 @@ class Runtime:
             create_netns(netns)
             set_loopback_up(pod.netns_path)
         try:
-            self._attach(pod, ifname, plugin_file, demo_delay)
+            self._attach(pod, ifname, plugin_file, demo_delay, network)
         except BaseException:
             if existing is None:
                 delete_netns(pod.netns)
@@ -166,15 +167,22 @@ class Runtime:
         self._save(pod)
         return pod
 
-    def _network(self, pod: Pod, plugin_file: str) -> tuple[CNIConfig, NetworkConfigList]:
+    def _network(
+        self, pod: Pod, plugin_file: str, network: str = "", new: bool = False
+    ) -> tuple[CNIConfig, NetworkConfigList]:
+        """The network of an attachment; for a new one, the first the pod is not on yet."""
+        skip = frozenset(a.network for a in pod.attachments) if new else frozenset()
         try:
             cni = self.cni(pod.node, plugin_file)
-            return cni, select_network(self.plan.node(pod.node).conf_dir, cni.path)
+            conf_dir = self.plan.node(pod.node).conf_dir
+            return cni, select_network(conf_dir, cni.path, network, skip)
         except (CNIError, StudentPluginError) as e:
             raise PodError(f"node {pod.node} cannot run CNI: {e}") from e
 
-    def _attach(self, pod: Pod, ifname: str, plugin_file: str, demo_delay: float) -> None:
-        cni, net = self._network(pod, plugin_file)
+    def _attach(
+        self, pod: Pod, ifname: str, plugin_file: str, demo_delay: float, network: str
+    ) -> None:
+        cni, net = self._network(pod, plugin_file, network, new=True)
         rt = self._runtime_conf(pod, ifname, demo_delay)
         try:
             result = cni.add_network_list(net, rt)
@@ -193,7 +201,7 @@ class Runtime:
         if pod is None:
             raise PodError(f"no pod named {name!r}")
         for att in reversed(list(pod.attachments)):
-            cni, net = self._network(pod, att.plugin_file)
+            cni, net = self._network(pod, att.plugin_file, att.network)
             try:
                 cni.del_network_list(net, self._runtime_conf(pod, att.ifname))
             except CNIError as e:
@@ -210,7 +218,7 @@ class Runtime:
             raise PodError(f"no pod named {name!r}")
         checked = []
         for att in pod.attachments:
-            cni, net = self._network(pod, att.plugin_file)
+            cni, net = self._network(pod, att.plugin_file, att.network)
             try:
                 cni.check_network_list(net, self._runtime_conf(pod, att.ifname))
             except CNIError as e:

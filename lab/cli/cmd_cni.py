@@ -1,0 +1,89 @@
+"""`cnilab cni COMMAND`: call any plugin by hand, the way the seeds do, and show it all.
+
+It prints the exact environment and stdin it hands the plugin, runs the plugin in
+the node's namespace, then prints what came back. The call goes in the journal too.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import click
+
+from lab.cli.main import Exit, Lab, fail, pass_lab
+from lab.cni.config import build_plugin_config, load_json
+from lab.cni.errors import CNIError
+from lab.cni.invoke import find_in_path, raw_exec
+from lab.runtime.confs import select_network
+from lab.runtime.journal import Journal, record_of
+from lab.runtime.libcni import CNIConfig, RuntimeConf
+
+COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
+
+
+@click.command()
+@click.argument("command", type=click.Choice(COMMANDS, case_sensitive=False))
+@click.option("--node", default="node1", show_default=True, help="Node to run the plugin on.")
+@click.option("--netns", help="Pod namespace: a name in /run/netns or a path.")
+@click.option("--ifname", default="eth0", show_default=True)
+@click.option("--container-id", help="Default: a fresh random ID.")
+@click.option(
+    "--conf",
+    "conf_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plugin config JSON (default: the node's first plugin, as the runtime builds it).",
+)
+@click.option("--type", "plugin_type", help="Plugin to run (default: the config's type).")
+@pass_lab
+def cni(
+    lab: Lab,
+    command: str,
+    node: str,
+    netns: str | None,
+    ifname: str,
+    container_id: str | None,
+    conf_file: Path | None,
+    plugin_type: str | None,
+) -> None:
+    """Call a CNI plugin by hand: `cnilab cni ADD --netns demo` (after `ip netns add demo`)."""
+    plan = lab.require_plan()
+    command = command.upper()
+    try:
+        the_node = plan.node(node)
+    except ValueError as e:
+        fail(str(e), Exit.USAGE)
+    path = [plan.bin_dir]
+    try:
+        if conf_file is not None:
+            conf = load_json(conf_file.read_bytes(), str(conf_file))
+        else:
+            net = select_network(the_node.conf_dir, path)
+            conf = json.loads(build_plugin_config(net.plugins[0], net, net.cni_version, None, None))
+        plugin = find_in_path(plugin_type or str(conf.get("type", "")), path)
+    except CNIError as e:
+        fail(str(e), Exit.USAGE)
+    if netns and "/" not in netns:
+        netns = f"/run/netns/{netns}"
+    rt = RuntimeConf(container_id or f"cnilab-{secrets.token_hex(6)}", netns or "", ifname)
+    env = CNIConfig(path, the_node.cache_dir)._env(command, rt if command != "VERSION" else None)
+    env = {k: v for k, v in env.items() if v != ""}
+    stdin = json.dumps(conf, indent=2).encode()
+
+    click.secho(f"# running {plugin} in {the_node.netns} with:", fg="cyan")
+    for key, value in env.items():
+        click.echo(f"{key}={value}")
+    click.secho("# stdin:", fg="cyan")
+    click.echo(stdin.decode())
+    try:
+        ex = raw_exec(plugin, stdin, env, netns=the_node.netns_path)
+    except CNIError as e:
+        fail(str(e))
+    Journal(plan.journal).append(record_of(ex, the_node.name, str(conf.get("name", ""))))
+    click.secho(f"# exit {ex.returncode} after {ex.seconds * 1000:.1f} ms; stdout:", fg="cyan")
+    click.echo(ex.stdout.decode(errors="replace").rstrip())
+    if ex.stderr.strip():
+        click.secho("# stderr:", fg="cyan")
+        click.echo(ex.stderr.decode(errors="replace").rstrip())
+    raise SystemExit(0 if ex.returncode == 0 else int(Exit.FAILED))

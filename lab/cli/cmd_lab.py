@@ -1,0 +1,96 @@
+"""`cnilab up | down | status`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from lab.cli.main import Exit, Lab, fail, pass_lab
+from lab.cluster import build
+from lab.cluster.plan import Plan, PlanError, make_plan
+from lab.kernel.netns import list_netns
+
+
+@click.command()
+@click.option("--nodes", default=2, show_default=True, help="How many nodes (1-9).")
+@click.option("--prefix", default="cnilab", show_default=True, help="Namespace name prefix.")
+@pass_lab
+def up(lab: Lab, nodes: int, prefix: str) -> None:
+    """Bring up the embedded lab: nodes as network namespaces on an underlay."""
+    try:
+        plan = make_plan(nodes, prefix=prefix, state_dir=lab.state_dir)
+    except PlanError as e:
+        fail(str(e), Exit.USAGE)
+    start = time.monotonic()
+    try:
+        build.up(plan, progress=lambda line: click.echo(f"  {line}"))
+    except (build.LabError, OSError) as e:
+        fail(str(e))
+    click.echo(f"lab up in {time.monotonic() - start:.2f}s. Next: cnilab pod add web --node node1")
+
+
+@click.command()
+@pass_lab
+def down(lab: Lab) -> None:
+    """Remove every namespace, process and file of the lab (again: nothing to do)."""
+    removed = build.down(lab.plan())
+    click.echo(f"removed {len(removed)} namespaces" if removed else "no lab is up")
+
+
+def status_of(plan: Plan) -> dict:
+    from lab.runtime.pods import Runtime
+
+    present = set(list_netns())
+    agents = {}
+    agents_file = Path(plan.state_dir, build.AGENTS_FILE)
+    if agents_file.exists():
+        agents = {
+            n: build._is_our_agent(pid) for n, pid in json.loads(agents_file.read_text()).items()
+        }
+    pods = Runtime(plan).list()
+    return {
+        "up": True,
+        "state_dir": plan.state_dir,
+        "underlay": plan.underlay,
+        "internet": plan.internet_address,
+        "nodes": [
+            {
+                "name": n.name,
+                "netns": n.netns,
+                "present": n.netns in present,
+                "underlay_ip": n.underlay_ip,
+                "pod_cidr": n.pod_cidr,
+                "agent": agents.get(n.name, False),
+                "pods": [p.name for p in pods if p.node == n.name],
+            }
+            for n in plan.nodes
+        ],
+    }
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_lab
+def status(lab: Lab, as_json: bool) -> None:
+    """Show the lab: nodes, their addresses, pod CIDRs, agents and pods."""
+    plan = lab.plan()
+    if plan is None:
+        if as_json:
+            click.echo(json.dumps({"up": False}))
+        else:
+            click.echo("no lab is up: run `cnilab up`")
+        raise SystemExit(int(Exit.NO_LAB))
+    info = status_of(plan)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"underlay {info['underlay']}, internet {info['internet']}")
+    for n in info["nodes"]:
+        agent = "agent up" if n["agent"] else "no agent"
+        missing = "" if n["present"] else "  (namespace missing!)"
+        pods = ", ".join(n["pods"]) or "no pods"
+        where = f"{n['name']:6} {n['underlay_ip']:15} pods {n['pod_cidr']:15}"
+        click.echo(f"  {where} {agent:9} {pods}{missing}")
