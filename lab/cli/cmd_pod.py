@@ -47,12 +47,13 @@ def add(
     node: str | None,
     ifname: str,
     plugin_file: str | None,
+    network: str,
     demo: float,
     as_json: bool,
 ) -> None:
     """Create pod NAME (or give it one more interface) through the CNI chain."""
     try:
-        made = _runtime(lab).add(name, node, ifname, plugin_file or "", demo)
+        made = _runtime(lab).add(name, node, ifname, plugin_file or "", demo, network)
     except PodError as e:
         fail(f"{e}\n(see `cnilab calls` for what the plugin received and printed)")
     click.echo(json.dumps(made.to_dict(), indent=2) if as_json else _describe(made))
