@@ -7,7 +7,7 @@ import json
 import click
 
 from lab.cli.main import Lab, fail, pass_lab
-from lab.runtime.pods import Pod, PodError, Runtime
+from lab.runtime.pods import Pod, PodError, PortMapping, Runtime
 
 
 def _runtime(lab: Lab) -> Runtime:
@@ -38,6 +38,7 @@ def pod() -> None:
     help="Run this Python file in place of pycni (your plugin).",
 )
 @click.option("--network", default="", help="Network name (default: the first one not attached).")
+@click.option("--publish", "-p", multiple=True, help="Port mapping HOST:CONTAINER[/udp].")
 @click.option("--demo", type=click.FloatRange(0, 10), default=0.0, help="Pause N s per step.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_lab
@@ -48,12 +49,14 @@ def add(
     ifname: str,
     plugin_file: str | None,
     network: str,
+    publish: tuple[str, ...],
     demo: float,
     as_json: bool,
 ) -> None:
     """Create pod NAME (or give it one more interface) through the CNI chain."""
     try:
-        made = _runtime(lab).add(name, node, ifname, plugin_file or "", demo, network)
+        ports = [PortMapping.parse(p) for p in publish]
+        made = _runtime(lab).add(name, node, ifname, plugin_file or "", demo, network, ports)
     except PodError as e:
         fail(f"{e}\n(see `cnilab calls` for what the plugin received and printed)")
     click.echo(json.dumps(made.to_dict(), indent=2) if as_json else _describe(made))

@@ -105,9 +105,10 @@ class CNIConfig:
         )
         return prev
 
-    def cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
-        entry = cache.load(self.cache_dir, net.name, rt.container_id, rt.ifname)
-        return entry.get("result") if entry else None
+    def cached(self, net: NetworkConfigList, rt: RuntimeConf) -> tuple[dict | None, dict]:
+        """The cached result, and the capability args ADD had (portmap needs them on DEL)."""
+        entry = cache.load(self.cache_dir, net.name, rt.container_id, rt.ifname) or {}
+        return entry.get("result"), rt.capability_args or entry.get("capabilityArgs") or {}
 
     def check_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
         if not at_least(net.cni_version, "0.4.0"):
@@ -116,20 +117,22 @@ class CNIConfig:
             )
         if net.disable_check:
             return
-        prev = self.cached_result(net, rt)
+        prev, caps = self.cached(net, rt)
         if prev is None:
             raise CNIError(
                 ErrorCode.UNKNOWN_CONTAINER, f"no cached result for {rt.container_id}/{rt.ifname}"
             )
         for plugin in net.plugins:
-            conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
+            conf = build_plugin_config(plugin, net, net.cni_version, prev, caps)
             self.exec_plugin(plugin, conf, "CHECK", rt, net.name)
 
     def del_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
         """Reverse order, with the cached result as prevResult (0.4.0 and later)."""
-        prev = self.cached_result(net, rt) if at_least(net.cni_version, "0.4.0") else None
+        prev, caps = self.cached(net, rt)
+        if not at_least(net.cni_version, "0.4.0"):
+            prev = None
         for plugin in reversed(net.plugins):
-            conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
+            conf = build_plugin_config(plugin, net, net.cni_version, prev, caps)
             self.exec_plugin(plugin, conf, "DEL", rt, net.name)
         cache.remove(self.cache_dir, net.name, rt.container_id, rt.ifname)
 

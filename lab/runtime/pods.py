@@ -71,6 +71,32 @@ class Pod:
         return cls(**d)
 
 
+@dataclass(frozen=True)
+class PortMapping:
+    """A hostPort, passed to plugins that declare the portMappings capability (portmap)."""
+
+    hostPort: int  # the spec's spelling
+    containerPort: int
+    protocol: str = "tcp"
+
+    @classmethod
+    def parse(cls, text: str) -> PortMapping:
+        """ "8080:80" or "5353:53/udp"."""
+        ports, _, proto = text.partition("/")
+        host, sep, container = ports.partition(":")
+        try:
+            mapping = cls(int(host), int(container), proto or "tcp")
+        except ValueError:
+            raise PodError(f"invalid port mapping {text!r}: use HOST:CONTAINER[/tcp|udp]") from None
+        if (
+            not sep
+            or mapping.protocol not in ("tcp", "udp", "sctp")
+            or not all(1 <= p <= 65535 for p in (mapping.hostPort, mapping.containerPort))
+        ):
+            raise PodError(f"invalid port mapping {text!r}: use HOST:CONTAINER[/tcp|udp]")
+        return mapping
+
+
 def validate_ifname(ifname: str) -> str:
     if not IFNAME_RE.match(ifname):
         raise PodError(f"invalid interface name {ifname!r}: 1-15 letters, digits, '_', '.', '-'")
@@ -116,14 +142,18 @@ class Runtime:
 
         return CNIConfig(path, node.cache_dir, node_netns=node.netns_path, on_exec=journal)
 
-    def _runtime_conf(self, pod: Pod, ifname: str, demo_delay: float = 0.0) -> RuntimeConf:
+    def _runtime_conf(
+        self, pod: Pod, ifname: str, demo_delay: float = 0.0, ports: list[PortMapping] = ()
+    ) -> RuntimeConf:
         args = [
             ("IgnoreUnknown", "1"),
             ("K8S_POD_NAMESPACE", POD_NAMESPACE),
             ("K8S_POD_NAME", pod.name),
             ("K8S_POD_INFRA_CONTAINER_ID", pod.container_id),
         ]
-        caps = {"demo": {"delay": demo_delay}} if demo_delay else {}
+        caps: dict[str, Any] = {"demo": {"delay": demo_delay}} if demo_delay else {}
+        if ports:
+            caps["portMappings"] = [asdict(p) for p in ports]
         return RuntimeConf(pod.container_id, pod.netns_path, ifname, args, caps)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -135,6 +165,7 @@ class Runtime:
         plugin_file: str = "",
         demo_delay: float = 0.0,
         network: str = "",
+        ports: list[PortMapping] = (),
     ) -> Pod:
         """Create a pod (or, when it exists, attach one more interface to it)."""
         try:
@@ -159,7 +190,13 @@ class Runtime:
             create_netns(netns)
             set_loopback_up(pod.netns_path)
         try:
-            self._attach(pod, ifname, plugin_file, demo_delay, network)
+            self._attach(
+                pod,
+                ifname,
+                plugin_file,
+                network,
+                self._runtime_conf(pod, ifname, demo_delay, ports),
+            )
         except BaseException:
             if existing is None:
                 delete_netns(pod.netns)
@@ -180,10 +217,9 @@ class Runtime:
             raise PodError(f"node {pod.node} cannot run CNI: {e}") from e
 
     def _attach(
-        self, pod: Pod, ifname: str, plugin_file: str, demo_delay: float, network: str
+        self, pod: Pod, ifname: str, plugin_file: str, network: str, rt: RuntimeConf
     ) -> None:
         cni, net = self._network(pod, plugin_file, network, new=True)
-        rt = self._runtime_conf(pod, ifname, demo_delay)
         try:
             result = cni.add_network_list(net, rt)
         except CNIError as e:
