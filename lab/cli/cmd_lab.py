@@ -47,9 +47,8 @@ def status_of(plan: Plan) -> dict:
     agents = {}
     agents_file = Path(plan.state_dir, build.AGENTS_FILE)
     if agents_file.exists():
-        agents = {
-            n: build._is_our_agent(pid) for n, pid in json.loads(agents_file.read_text()).items()
-        }
+        pids = json.loads(agents_file.read_text())
+        agents = {name: build.is_our_agent(pid) for name, pid in pids.items()}
     pods = Runtime(plan).list()
     return {
         "up": True,
