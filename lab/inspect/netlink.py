@@ -16,6 +16,7 @@ import errno
 import os
 import socket
 import struct
+from collections.abc import Iterable
 
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg
 from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
@@ -38,6 +39,8 @@ RCVBUF = 1 << 20  # room for bursts of notifications (100 pods coming up at once
 DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
+_NLA = struct.Struct("HH")  # length, type
+NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 
 def netlink_route_socket() -> socket.socket:
@@ -45,6 +48,53 @@ def netlink_route_socket() -> socket.socket:
     return socket.socket(
         socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
     )
+
+
+class Request:
+    """A request encoded once by pyroute2; only its sequence number changes per use.
+
+    `keep`, when given, names the attribute types worth decoding: the others are cut
+    out of each reply before pyroute2 decodes it (a link carries ~45 attributes and
+    decoding them all is most of the time a dump takes).
+    """
+
+    def __init__(
+        self,
+        msg: nlmsg,
+        msg_type: int,
+        dump: bool = True,
+        keep: Iterable[int] | None = None,
+    ) -> None:
+        msg["header"]["type"] = msg_type
+        msg["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
+        msg.encode()
+        self._data = bytearray(msg.data)
+        self.dump = dump
+        self._fixed = _HEADER.size + msg.get_size() if keep is not None else 0
+        self._keep = frozenset(keep) if keep is not None else None
+
+    def with_seq(self, seq: int) -> bytes:
+        struct.pack_into("I", self._data, 8, seq)
+        return bytes(self._data)
+
+    def trim(self, data: bytes, offset: int, length: int) -> bytes:
+        if self._keep is None:
+            return data[offset : offset + length]
+        keep = self._keep
+        start = (offset + self._fixed + 3) & ~3
+        parts = [b"", data[offset + _HEADER.size : start]]
+        pos, end = start, offset + length
+        while pos + 4 <= end:
+            nla_len, nla_type = _NLA.unpack_from(data, pos)
+            if nla_len < 4:
+                break
+            step = (nla_len + 3) & ~3
+            if nla_type & NLA_TYPE_MASK in keep:
+                parts.append(data[pos : pos + step])
+            pos += step
+        body = b"".join(parts)
+        parts[0] = _HEADER.pack(_HEADER.size + len(body), *_HEADER.unpack_from(data, offset)[1:])
+        return parts[0] + body
 
 
 class RouteSocket:
@@ -68,11 +118,11 @@ class RouteSocket:
     def close(self) -> None:
         self._sock.close()
 
-    def dump(self, msg: nlmsg, msg_type: int) -> list[nlmsg]:
+    def dump(self, request: Request) -> list[nlmsg]:
         """Every object the kernel returns for a dump request, retried if interrupted."""
         for _ in range(DUMP_ATTEMPTS):
             try:
-                return self._exchange(msg, msg_type, NLM_F_REQUEST | NLM_F_DUMP, dump=True)
+                return self._exchange(request)
             except NetlinkDumpInterrupted:
                 continue
         raise NetlinkDumpInterrupted()
@@ -84,7 +134,7 @@ class RouteSocket:
         """
         msg = nsidmsg()
         msg["attrs"] = [("NETNSA_FD", netns_fd)]
-        reply = self._exchange(msg, RTM_GETNSID, NLM_F_REQUEST, dump=False)
+        reply = self._exchange(Request(msg, RTM_GETNSID, dump=False))
         nsid = reply[0].get_attr("NETNSA_NSID") if reply else None
         if nsid is None or nsid >= 0x80000000:  # NETNSA_NSID_NOT_ASSIGNED is -1
             return None
@@ -109,14 +159,10 @@ class RouteSocket:
                     raise
             seen = True
 
-    def _exchange(self, msg: nlmsg, msg_type: int, flags: int, dump: bool) -> list[nlmsg]:
+    def _exchange(self, request: Request) -> list[nlmsg]:
         self._seq = self._seq % 0x7FFFFFFF + 1
         seq = self._seq
-        msg["header"]["type"] = msg_type
-        msg["header"]["flags"] = flags
-        msg["header"]["sequence_number"] = seq
-        msg.encode()
-        self._sock.send(msg.data)
+        self._sock.send(request.with_seq(seq))
         port = self._sock.getsockname()[0]
         replies: list[nlmsg] = []
         interrupted = False
@@ -147,6 +193,7 @@ class RouteSocket:
                     if interrupted:
                         raise NetlinkDumpInterrupted()
                     return replies
-                replies.extend(self._marshal.parse(data[here : here + length]))
-                if not dump:
+                raw = request.trim(data, here, length)
+                replies.extend(self._marshal.parse(raw))
+                if not request.dump:
                     return replies

@@ -8,8 +8,10 @@ entries (strict checking is on); nothing is written.
 
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from pyroute2.netlink.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE
 from pyroute2.netlink.rtnl import rt_proto as RT_PROTO
@@ -17,10 +19,10 @@ from pyroute2.netlink.rtnl import rt_scope as RT_SCOPE
 from pyroute2.netlink.rtnl import rt_type as RT_TYPE
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.rtnl.ndmsg import NTF_MASTER, NUD_NAMES, NUD_PERMANENT, ndmsg
+from pyroute2.netlink.rtnl.ndmsg import NUD_NAMES, NUD_PERMANENT, ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from lab.inspect.netlink import RouteSocket
+from lab.inspect.netlink import Request, RouteSocket
 
 AF_BRIDGE = 7
 MAIN_TABLE = 254
@@ -93,6 +95,64 @@ class NamespaceDump:
     error: str = ""  # why the namespace could not be read, if it could not
 
 
+def _request(cls: type, msg_type: int, keep: tuple[str, ...], **fields: Any) -> Request:
+    """A dump request of `cls`, decoding only the attributes named in `keep`."""
+    msg = cls()
+    msg["attrs"] = fields.pop("attrs", [])
+    for name, value in fields.items():
+        msg[name] = value
+    order = [item[0] for item in cls.nla_map]  # these maps are positional: index = type
+    return Request(msg, msg_type, keep=[order.index(name) for name in keep])
+
+
+_LINKS = _request(
+    ifinfmsg,
+    RTM_GETLINK,
+    (
+        "IFLA_ADDRESS",
+        "IFLA_IFNAME",
+        "IFLA_MTU",
+        "IFLA_LINK",
+        "IFLA_MASTER",
+        "IFLA_OPERSTATE",
+        "IFLA_LINKINFO",
+        "IFLA_IFALIAS",
+        "IFLA_LINK_NETNSID",
+    ),
+    attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)],
+)
+_ADDRESSES = _request(
+    ifaddrmsg, RTM_GETADDR, ("IFA_ADDRESS", "IFA_LOCAL", "IFA_LABEL"), family=socket.AF_INET
+)
+_ROUTES = _request(
+    rtmsg,
+    RTM_GETROUTE,
+    (
+        "RTA_DST",
+        "RTA_OIF",
+        "RTA_GATEWAY",
+        "RTA_PRIORITY",
+        "RTA_PREFSRC",
+        "RTA_MULTIPATH",
+        "RTA_TABLE",
+    ),
+    family=socket.AF_INET,
+    table=MAIN_TABLE,
+)
+_NEIGHBOURS = _request(ndmsg, RTM_GETNEIGH, ("NDA_DST", "NDA_LLADDR"), family=socket.AF_INET)
+
+
+@functools.lru_cache(maxsize=64)
+def _fdb_request(bridge: int) -> Request:
+    return _request(
+        ndmsg,
+        RTM_GETNEIGH,
+        ("NDA_LLADDR", "NDA_VLAN", "NDA_MASTER"),
+        family=AF_BRIDGE,
+        attrs=[("NDA_MASTER", bridge)],
+    )
+
+
 def read_namespace(sock: RouteSocket) -> NamespaceDump:
     interfaces = read_interfaces(sock)
     fdb: list[FdbEntry] = []
@@ -109,13 +169,11 @@ def read_namespace(sock: RouteSocket) -> NamespaceDump:
 
 
 def read_interfaces(sock: RouteSocket) -> tuple[Interface, ...]:
-    req = ifinfmsg()
-    req["attrs"] = [("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)]
-    return tuple(_interface(m) for m in sock.dump(req, RTM_GETLINK))
+    return tuple(_interface(m) for m in sock.dump(_LINKS))
 
 
 def _interface(msg: ifinfmsg) -> Interface:
-    attrs = _attrs(msg)
+    attrs = _Attrs(msg)
     kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
     if not kind:
         kind = "loopback" if msg["flags"] & IFF_LOOPBACK else "device"
@@ -135,11 +193,9 @@ def _interface(msg: ifinfmsg) -> Interface:
 
 
 def read_addresses(sock: RouteSocket) -> tuple[Address, ...]:
-    req = ifaddrmsg()
-    req["family"] = socket.AF_INET
     out = []
-    for m in sock.dump(req, RTM_GETADDR):
-        attrs = _attrs(m)
+    for m in sock.dump(_ADDRESSES):
+        attrs = _Attrs(m)
         ip = attrs.get("IFA_LOCAL") or attrs.get("IFA_ADDRESS", "")
         out.append(
             Address(
@@ -153,12 +209,9 @@ def read_addresses(sock: RouteSocket) -> tuple[Address, ...]:
 
 
 def read_routes(sock: RouteSocket) -> tuple[Route, ...]:
-    req = rtmsg()
-    req["family"] = socket.AF_INET
-    req["table"] = MAIN_TABLE
     out = []
-    for m in sock.dump(req, RTM_GETROUTE):
-        attrs = _attrs(m)
+    for m in sock.dump(_ROUTES):
+        attrs = _Attrs(m)
         if attrs.get("RTA_TABLE", m["table"]) != MAIN_TABLE:
             continue
         dst = attrs.get("RTA_DST")
@@ -183,11 +236,9 @@ def read_routes(sock: RouteSocket) -> tuple[Route, ...]:
 
 
 def read_neighbours(sock: RouteSocket) -> tuple[Neighbour, ...]:
-    req = ndmsg()
-    req["family"] = socket.AF_INET
     out = []
-    for m in sock.dump(req, RTM_GETNEIGH):
-        attrs = _attrs(m)
+    for m in sock.dump(_NEIGHBOURS):
+        attrs = _Attrs(m)
         out.append(
             Neighbour(
                 index=m["ifindex"],
@@ -201,14 +252,11 @@ def read_neighbours(sock: RouteSocket) -> tuple[Neighbour, ...]:
 
 def read_fdb(sock: RouteSocket, bridge: int) -> list[FdbEntry]:
     """What `bridge fdb show br BRIDGE` lists as the bridge's own (master) entries."""
-    req = ndmsg()
-    req["family"] = AF_BRIDGE
-    req["attrs"] = [("NDA_MASTER", bridge)]
     out = []
-    for m in sock.dump(req, RTM_GETNEIGH):
-        if not m["flags"] & NTF_MASTER:
+    for m in sock.dump(_fdb_request(bridge)):
+        attrs = _Attrs(m)
+        if attrs.get("NDA_MASTER") != bridge:  # a port's own address list ("self")
             continue
-        attrs = _attrs(m)
         out.append(
             FdbEntry(
                 bridge=bridge,
@@ -222,11 +270,19 @@ def read_fdb(sock: RouteSocket, bridge: int) -> list[FdbEntry]:
     return out
 
 
-def _attrs(msg: object) -> dict:
-    """The message's attributes by name, decoded (each NLA is decoded once, on demand)."""
-    return dict(msg["attrs"])  # type: ignore[index]
+class _Attrs:
+    """A message's attributes by name; each is decoded only when asked for."""
+
+    def __init__(self, msg: object) -> None:
+        self._slots = {slot.name: slot for slot in msg["attrs"]}  # type: ignore[index]
+
+    def get(self, name: str, default: object = None) -> Any:
+        slot = self._slots.get(name)
+        return default if slot is None else slot.get_value()
+
+
+_NUD = sorted((bit, name[4:]) for name, bit in NUD_NAMES.items() if bit)
 
 
 def _state(state: int) -> str:
-    names = [name[4:] for bit, name in NUD_NAMES.items() if isinstance(bit, int) and state & bit]
-    return ",".join(names) if names else "NONE"
+    return ",".join(name for bit, name in _NUD if state & bit) or "NONE"
