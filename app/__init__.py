@@ -1,0 +1,41 @@
+"""The cnilab web app: pages, a JSON API and live events. It holds no kernel code:
+everything that touches namespaces is in `lab/`, reached through `labstate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(
+        STATE_DIR="/run/cnilab",
+        READ_ONLY=False,
+        TOKEN="",  # required for actions when set (any non-loopback --host sets one)
+        TOPOLOGY_SOURCE="inspector",  # "inspector" (live, netlink) or "none" (tests)
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+
+    from app import api, errors, events, labstate, pages, security
+
+    errors.init_app(app)
+    security.init_app(app)
+    labstate.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(events.bp)
+    return app

@@ -23,6 +23,7 @@ COMMANDS = {
     "exec": "lab.cli.cmd_exec:exec_",
     "calls": "lab.cli.cmd_calls:calls",
     "cni": "lab.cli.cmd_cni:cni",
+    "serve": "lab.cli.cmd_serve:serve",
 }
 
 

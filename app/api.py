@@ -1,0 +1,97 @@
+"""The JSON API: status, topology, pods, calls. Views validate, call lab/, return JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from app.errors import APIError
+from app.labstate import get_lab
+from lab.cluster.plan import PlanError
+from lab.runtime.pods import PodError, PortMapping
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_CALLS = 500
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise APIError("the request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise APIError(f"{key!r} must be a string")
+    return value
+
+
+@bp.get("/status")
+def status() -> Any:
+    from lab.cli.cmd_lab import status_of
+
+    plan = get_lab().plan()
+    return jsonify(status_of(plan) if plan else {"up": False})
+
+
+@bp.get("/topology")
+def topology() -> Any:
+    lab = get_lab()
+    lab.ensure_live()
+    _, snapshot = lab.hub.wait(0, timeout=5)
+    if snapshot is None:
+        raise APIError("the topology is not available yet", 503)
+    return jsonify(snapshot)
+
+
+@bp.get("/pods")
+def pods() -> Any:
+    return jsonify([p.to_dict() for p in get_lab().runtime().list()])
+
+
+@bp.post("/pods")
+def add_pod() -> Any:
+    body = _json_body()
+    demo = body.get("demo", 0)
+    if not isinstance(demo, int | float) or isinstance(demo, bool) or not 0 <= demo <= 10:
+        raise APIError("'demo' must be a number of seconds from 0 to 10")
+    ports = body.get("ports", [])
+    if not isinstance(ports, list) or not all(isinstance(p, str) for p in ports):
+        raise APIError("'ports' must be a list of \"HOST:CONTAINER[/udp]\" strings")
+    try:
+        pod = (
+            get_lab()
+            .runtime()
+            .add(
+                _text(body, "name"),
+                _text(body, "node") or None,
+                _text(body, "ifname", "eth0"),
+                demo_delay=float(demo),
+                network=_text(body, "network"),
+                ports=[PortMapping.parse(p) for p in ports],
+            )
+        )
+    except (PodError, PlanError) as e:
+        raise APIError(str(e)) from e
+    return jsonify(pod.to_dict()), 201
+
+
+@bp.delete("/pods/<name>")
+def delete_pod(name: str) -> Any:
+    try:
+        pod = get_lab().runtime().delete(name)
+    except PodError as e:
+        raise APIError(str(e), 404 if "no pod named" in str(e) else 400) from e
+    return jsonify(pod.to_dict())
+
+
+@bp.get("/calls")
+def calls() -> Any:
+    limit = request.args.get("limit", "50")
+    if not limit.isdigit() or not 0 < int(limit) <= MAX_CALLS:
+        raise APIError(f"'limit' must be a number from 1 to {MAX_CALLS}")
+    journal = get_lab().journal()
+    return jsonify(journal.tail(int(limit)) if journal else [])

@@ -1,0 +1,43 @@
+"""`cnilab serve`: the web app. Loopback by default; anything else needs a token."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+import click
+
+from lab.cli.main import Lab, pass_lab
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--read-only", is_flag=True, help="Serve the view without any action.")
+@click.option(
+    "--token", envvar="CNILAB_TOKEN", help="Token for actions (default: random off loopback)."
+)
+@pass_lab
+def serve(lab: Lab, host: str, port: int, read_only: bool, token: str | None) -> None:
+    """Serve the live graph, the CNI call transcript and the pod actions."""
+    from app import create_app
+
+    if not token and not is_loopback(host) and not read_only:
+        token = secrets.token_urlsafe(16)
+    app = create_app(
+        {"STATE_DIR": str(lab.state_dir), "READ_ONLY": read_only, "TOKEN": token or ""}
+    )
+    where = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
+    click.echo(f"cnilab web: {where}{f'?token={token}' if token else ''}")
+    if read_only:
+        click.echo("read-only: the page shows the lab but offers no actions")
+    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
