@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lab.cluster.plan import DEFAULT_PREFIX, Plan
 
@@ -46,7 +46,6 @@ class Owner:
     node: str = ""  # node1 for a node namespace, and for a pod the node it runs on
     pod: PodRecord | None = None
     label: str = ""  # node1, web, underlay, ...: what a picture should print
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 def read_pod_records(pods_dir: str) -> dict[str, PodRecord]:

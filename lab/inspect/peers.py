@@ -21,7 +21,9 @@ IfRef = tuple[NetnsKey, int]  # (namespace, ifindex)
 NsidOf = Callable[[NetnsKey, NetnsKey], "int | None"]
 
 
-def resolve_veth_peers(dumps: Mapping[NetnsKey, NamespaceDump], nsid_of: NsidOf) -> dict[IfRef, IfRef]:
+def resolve_veth_peers(
+    dumps: Mapping[NetnsKey, NamespaceDump], nsid_of: NsidOf
+) -> dict[IfRef, IfRef]:
     """{end: peer} for both ends of every veth whose two ends are both inspected."""
     by_link: dict[tuple[int, int], list[tuple[NetnsKey, Interface]]] = defaultdict(list)
     for key, dump in dumps.items():

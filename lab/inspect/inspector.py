@@ -1,0 +1,195 @@
+"""The inspector: every lab namespace, read through its own socket, as one Snapshot.
+
+    with Inspector(load_plan()) as inspector:
+        snap = inspector.snapshot()
+        print(snap.to_json())
+
+Which namespaces: with a plan, its node, underlay and internet namespaces and every
+`<prefix>-*` one (pods); without, every `cnilab-*` one; `all_netns=True` takes every
+name under /run/netns, and `include_host=True` adds the process's own namespace
+(read, like every other, never changed).
+
+Threads: an Inspector may be used from any thread, one call at a time (a lock
+serializes them); its sockets never move a thread. Long-lived programs should not
+share it between request threads anyway: run a `Watcher` and read the snapshots it
+publishes. Close it (or use `with`): its sockets hold their namespaces alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.cluster.plan import Plan
+from lab.inspect.graph import NamespaceView, Snapshot, build_graph
+from lab.inspect.namespaces import (
+    HOST,
+    HOST_PATH,
+    NETNS_DIR,
+    NetnsKey,
+    NetnsRef,
+    host_netns,
+    open_if_same,
+    scan_netns,
+)
+from lab.inspect.owners import Owner, Owners, read_pod_records
+from lab.inspect.peers import resolve_veth_peers
+from lab.inspect.read import NamespaceDump, read_namespace
+from lab.inspect.sockets import SocketPool
+
+log = logging.getLogger(__name__)
+
+
+class Inspector:
+    def __init__(
+        self,
+        plan: Plan | None = None,
+        *,
+        include_host: bool = False,
+        all_netns: bool = False,
+        netns_dir: str = NETNS_DIR,
+    ) -> None:
+        self.plan = plan
+        self.include_host = include_host
+        self.all_netns = all_netns
+        self.netns_dir = netns_dir
+        self._pool = SocketPool()
+        self._refs: dict[NetnsKey, NetnsRef] = {}
+        self._dumps: dict[NetnsKey, NamespaceDump] = {}
+        self._nsids: dict[tuple[NetnsKey, NetnsKey], int] = {}
+        self._owners = Owners(plan)
+        self._seq = 0
+        self._lock = threading.RLock()
+        self._closed = False
+
+    def __enter__(self) -> Inspector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> int:
+        """Find the namespaces and open a socket in each new one; how many are open."""
+        with self._lock:
+            self._scan()
+            return len(self._refs)
+
+    def snapshot(self) -> Snapshot:
+        """Read every namespace again."""
+        return self.refresh(None)
+
+    def refresh(self, changed: Iterable[NetnsKey] | None = None) -> Snapshot:
+        """Rescan, re-read the `changed` namespaces (and new ones) and rebuild the graph.
+
+        `None` re-reads every namespace.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the inspector is closed")
+            started = time.perf_counter()
+            added = self._scan()
+            todo = set(self._refs) if changed is None else set(changed) | added
+            todo |= set(self._refs) - set(self._dumps)
+            for key in todo & set(self._refs):
+                self._dumps[key] = self._read(key)
+            views = [
+                NamespaceView(ref, self._owner(ref), self._dumps[key])
+                for key, ref in self._refs.items()
+            ]
+            peers = resolve_veth_peers(self._dumps, self._nsid_of)
+            graph = build_graph(views, peers)
+            self._seq += 1
+            return Snapshot(self._seq, time.time(), time.perf_counter() - started, graph)
+
+    def close(self) -> None:
+        with self._lock:
+            self._pool.close()
+            self._refs.clear()
+            self._dumps.clear()
+            self._nsids.clear()
+            self._closed = True
+
+    # What a Watcher needs: notifications and the places to watch.
+
+    def listen(self) -> None:
+        with self._lock:
+            self._pool.listen()
+
+    def wait_events(self, timeout: float | None) -> tuple[set[NetnsKey], set[int]]:
+        """Block until a namespace reports a change or an added reader is readable."""
+        return self._pool.wait(timeout)
+
+    def add_reader(self, fd: int) -> None:
+        self._pool.add_reader(fd)
+
+    def remove_reader(self, fd: int) -> None:
+        self._pool.remove_reader(fd)
+
+    def watch_dirs(self) -> list[str]:
+        dirs = [self.netns_dir]
+        if self.plan:
+            dirs.append(self.plan.pods_dir)
+        return dirs
+
+    def fingerprint(self) -> tuple:
+        """Cheap to compute; differs when a namespace or a pod record came or went."""
+        scan = scan_netns(self.netns_dir)
+        records: list[tuple[str, int]] = []
+        if self.plan:
+            try:
+                with os.scandir(self.plan.pods_dir) as it:
+                    records = sorted((e.name, e.stat().st_mtime_ns) for e in it)
+            except FileNotFoundError:
+                pass
+        return scan, tuple(records)
+
+    # Internals
+
+    def _scan(self) -> set[NetnsKey]:
+        if self.plan:
+            self._owners = Owners(self.plan, read_pod_records(self.plan.pods_dir))
+        scan = scan_netns(self.netns_dir)
+        refs = [r for r in scan.refs if self.all_netns or self._owners.is_lab(r.name)]
+        if self.include_host:
+            host = host_netns()
+            refs = [host, *(r for r in refs if r.key != host.key)]
+        added, removed = self._pool.sync(refs)
+        self._refs = {r.key: r for r in refs if r.key in self._pool}
+        for key in removed:
+            self._dumps.pop(key, None)
+        if removed:
+            self._nsids = {k: v for k, v in self._nsids.items() if not set(k) & removed}
+        return added
+
+    def _owner(self, ref: NetnsRef) -> Owner:
+        return self._owners.owner(ref.name, is_host=ref.name == HOST and ref.path == HOST_PATH)
+
+    def _read(self, key: NetnsKey) -> NamespaceDump:
+        try:
+            return read_namespace(self._pool.get(key))
+        except (OSError, NetlinkError) as e:
+            log.warning("reading namespace %r failed: %s", self._refs[key].name, e)
+            return NamespaceDump(error=f"read failed: {e}")
+
+    def _nsid_of(self, here: NetnsKey, there: NetnsKey) -> int | None:
+        """The id namespace `here` gives namespace `there` (cached while both live)."""
+        cached = self._nsids.get((here, there))
+        if cached is not None:
+            return cached
+        fd = open_if_same(self._refs[there]) if there in self._refs else None
+        if fd is None:
+            return None
+        try:
+            nsid = self._pool.get(here).get_nsid(fd)
+        except (OSError, NetlinkError):
+            nsid = None
+        finally:
+            os.close(fd)
+        if nsid is not None:
+            self._nsids[(here, there)] = nsid
+        return nsid

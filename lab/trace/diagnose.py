@@ -1,0 +1,50 @@
+"""Why the probe went no further: ask the kernel of the last namespace that saw it."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.kernel.netns import run_in_netns
+from lab.trace.hops import Hop
+
+NUD_FAILED, NUD_INCOMPLETE = 0x20, 0x01
+
+
+def _ask(dst: str, where: str) -> str:
+    """Runs inside the namespace (a throw-away thread): route, forwarding, neighbour."""
+    with IPRoute() as ipr:
+        try:
+            route = ipr.route("get", dst=dst)[0]
+        except NetlinkError as e:
+            if e.code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                return f"no route to {dst} in {where}"
+            return f"{where} cannot route {dst}: {e}"
+        if route["type"] == 2:  # RTN_LOCAL: it was for this namespace
+            return f"{dst} is local to {where}, but nothing answered"
+        if Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() != "1":
+            return f"IP forwarding is off in {where}, so it does not route {dst}"
+        gateway = route.get("gateway") or dst
+        for neigh in ipr.neigh("dump", family=2):
+            if neigh.get("dst") == gateway and neigh["state"] & (NUD_FAILED | NUD_INCOMPLETE):
+                return f"{where} got no ARP answer from {gateway}"
+        dev = route.get("oif")
+        return f"{where} would send it to {gateway} (ifindex {dev}), but it was dropped there"
+
+
+def explain_stop(request_hops: list[Hop], src_netns: str, dst: str, labels: dict[str, str]) -> str:
+    """One sentence: the last hop that saw the request, and what its kernel says."""
+    if not request_hops:
+        where = labels.get(src_netns, src_netns)
+        return "the probe never left the pod: " + run_in_netns(
+            f"/run/netns/{src_netns}", lambda: _ask(dst, where)
+        )
+    last = request_hops[-1]
+    where = labels.get(last.netns, last.netns)
+    if last.direction == "out":
+        return f"it left {where} through {last.ifname}, and nothing beyond saw it"
+    verdict = run_in_netns(f"/run/netns/{last.netns}", lambda: _ask(last.dst_ip, where))
+    return f"last seen arriving in {where} on {last.ifname}: {verdict}"

@@ -1,0 +1,106 @@
+"""Turn captured frames into the hop list, and say what happened at each hop.
+
+A veth or a bridge does not touch TTL or MACs; a router decrements TTL and rewrites
+both MACs; NAT changes an address. Comparing each hop with the previous one of the
+same leg in the same namespace tells which of these happened there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lab.trace.capture import Frame
+from lab.trace.packets import REQUEST, Seen
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    kind: str = ""  # bridge, veth, loopback...
+    master: str = ""  # the bridge this interface is a port of
+
+
+@dataclass
+class Hop:
+    leg: str
+    node: str
+    netns: str
+    ifname: str
+    direction: str  # in | out
+    ms: float
+    src_mac: str
+    dst_mac: str
+    src_ip: str
+    dst_ip: str
+    ttl: int
+    summary: str
+    action: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_hops(
+    frames: list[tuple[Frame, Seen]], sent_at: float, node_of: dict[str, str]
+) -> list[Hop]:
+    ordered = sorted(frames, key=lambda fs: fs[0].time)
+    hops = []
+    for frame, seen in ordered:
+        hops.append(
+            Hop(
+                leg=seen.leg,
+                node=node_of.get(frame.netns, ""),
+                netns=frame.netns,
+                ifname=frame.ifname,
+                direction="out" if frame.outgoing else "in",
+                ms=round(max(frame.time - sent_at, 0.0) * 1000, 3),
+                src_mac=seen.src_mac,
+                dst_mac=seen.dst_mac,
+                src_ip=seen.src_ip,
+                dst_ip=seen.dst_ip,
+                ttl=seen.ttl,
+                summary=seen.summary,
+            )
+        )
+    return hops
+
+
+def describe(
+    hops: list[Hop], links: dict[tuple[str, str], LinkInfo], labels: dict[str, str]
+) -> None:
+    """Fill each hop's `action` by comparing it with the hops before it in its namespace."""
+    last_in: dict[tuple[str, str], Hop] = {}
+    previous: dict[tuple[str, str], Hop] = {}
+    for i, hop in enumerate(hops):
+        info = links.get((hop.netns, hop.ifname), LinkInfo())
+        where = labels.get(hop.netns, hop.netns)
+        key = (hop.leg, hop.netns)
+        before, prev = last_in.get(key), previous.get(key)
+        previous[key] = hop
+        if hop.direction == "in":
+            later = [h for h in hops[i + 1 :] if h.leg == hop.leg and h.netns == hop.netns]
+            if info.master:
+                hop.action = f"enters bridge {info.master} through port {hop.ifname}"
+            elif info.kind == "bridge":
+                hop.action = f"bridge {hop.ifname} hands it up to {where}'s IP stack"
+            else:
+                hop.action = f"arrives in {where}" if later else f"delivered to {where}"
+            last_in[key] = hop
+        elif before is None:
+            hop.action = ("sent by " if hop.leg == REQUEST else "answered by ") + where
+        elif info.master and prev is not None and prev.ttl == hop.ttl:
+            hop.action = f"bridged out of {info.master} through port {hop.ifname}"
+        else:
+            hop.action = _routed(before, hop, where)
+
+
+def _routed(before: Hop, hop: Hop, where: str) -> str:
+    notes = []
+    if hop.ttl < before.ttl:
+        notes.append(f"routed by {where} (TTL {before.ttl} -> {hop.ttl}, new MACs)")
+    if hop.src_ip != before.src_ip:
+        notes.append(f"masqueraded: source {before.src_ip} -> {hop.src_ip}")
+    if hop.dst_ip != before.dst_ip:
+        notes.append(f"un-NATed: destination {before.dst_ip} -> {hop.dst_ip}")
+    return "; ".join(notes) or f"forwarded by {where}"

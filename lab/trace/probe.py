@@ -1,0 +1,68 @@
+"""The probe: one marked packet sent from the source pod's namespace by its kernel.
+
+The sockets are made inside the pod's namespace by a throw-away thread, so the probe
+is routed, ARPed and NATed exactly like the pod's own traffic. scapy builds the ICMP
+echo; UDP and TCP use plain sockets (the kernel writes the TCP SYN). Every probe
+carries a marker the tracer follows through NAT: a random token in the payload
+(ICMP, UDP), or the SYN's source port and sequence number (TCP).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+
+from scapy.layers.inet import ICMP
+from scapy.packet import Raw
+
+from lab.kernel.netns import run_in_netns
+
+PROTOCOLS = ("icmp", "tcp", "udp")
+MARK = b"cnilab-trace:"
+
+
+@dataclass
+class Probe:
+    proto: str
+    dst: str
+    port: int = 0
+    token: bytes = field(default_factory=lambda: MARK + secrets.token_hex(8).encode())
+    sport: int = field(default_factory=lambda: random.randint(40000, 60999))
+    ident: int = field(default_factory=lambda: random.randint(1, 0xFFFF))
+    tcp_seq: int | None = None  # learnt from the SYN the kernel sends
+    sent_at: float = 0.0  # wall clock, like the kernel's packet timestamps
+    _socks: list[socket.socket] = field(default_factory=list)
+
+    def send(self, netns: str) -> None:
+        path = f"/run/netns/{netns}"
+        if self.proto == "icmp":
+            sock = run_in_netns(path, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1))
+            self._socks.append(sock)
+            echo = bytes(ICMP(type=8, id=self.ident, seq=1) / Raw(self.token))
+            self.sent_at = time.time()
+            sock.sendto(echo, (self.dst, 0))
+        elif self.proto == "udp":
+            sock = run_in_netns(path, lambda: self._bound(socket.SOCK_DGRAM))
+            self._socks.append(sock)
+            self.sent_at = time.time()
+            sock.sendto(self.token, (self.dst, self.port))
+        else:
+            sock = run_in_netns(path, lambda: self._bound(socket.SOCK_STREAM))
+            self._socks.append(sock)
+            sock.setblocking(False)
+            self.sent_at = time.time()
+            sock.connect_ex((self.dst, self.port))  # the kernel sends the SYN
+
+    def _bound(self, kind: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", self.sport))
+        return sock
+
+    def close(self) -> None:
+        for sock in self._socks:
+            sock.close()
+        self._socks.clear()
