@@ -88,6 +88,28 @@ def delete_pod(name: str) -> Any:
     return jsonify(pod.to_dict())
 
 
+@bp.post("/trace")
+def trace() -> Any:
+    from lab.trace.tracer import TraceError
+    from lab.trace.tracer import trace as run_trace
+
+    body = _json_body()
+    port = body.get("port", 0)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise APIError("'port' must be a number from 0 to 65535")
+    try:
+        result = run_trace(
+            get_lab().require_plan(),
+            _text(body, "src"),
+            _text(body, "dst"),
+            _text(body, "proto", "icmp"),
+            port,
+        )
+    except TraceError as e:
+        raise APIError(str(e)) from e
+    return jsonify(result.to_dict())
+
+
 @bp.get("/calls")
 def calls() -> Any:
     limit = request.args.get("limit", "50")

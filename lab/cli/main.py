@@ -24,6 +24,7 @@ COMMANDS = {
     "calls": "lab.cli.cmd_calls:calls",
     "cni": "lab.cli.cmd_cni:cni",
     "serve": "lab.cli.cmd_serve:serve",
+    "trace": "lab.cli.cmd_trace:trace",
 }
 
 

@@ -37,7 +37,7 @@ class PodRecord:
     container_id: str
     netns: str  # the namespace's name (a path in the record is reduced to its name)
     attachments: tuple[Attachment, ...] = ()
-    created: str = ""
+    created: float | str = ""  # as the runtime wrote it
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def read_pod_records(pods_dir: str) -> dict[str, PodRecord]:
                     Attachment(str(a.get("ifname", "")), str(a.get("network", "")))
                     for a in d.get("attachments", ())
                 ),
-                created=str(d.get("created", "")),
+                created=d.get("created", ""),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue

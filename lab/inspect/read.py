@@ -8,11 +8,13 @@ entries (strict checking is on); nothing is written.
 
 from __future__ import annotations
 
+import errno
 import functools
 import socket
 from dataclasses import dataclass
 from typing import Any
 
+from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE
 from pyroute2.netlink.rtnl import rt_proto as RT_PROTO
 from pyroute2.netlink.rtnl import rt_scope as RT_SCOPE
@@ -210,7 +212,13 @@ def read_addresses(sock: RouteSocket) -> tuple[Address, ...]:
 
 def read_routes(sock: RouteSocket) -> tuple[Route, ...]:
     out = []
-    for m in sock.dump(_ROUTES):
+    try:
+        replies = sock.dump(_ROUTES)
+    except NetlinkError as e:
+        if e.code != errno.ENOENT:  # no main table yet: nothing was ever routed here
+            raise
+        replies = []
+    for m in replies:
         attrs = _Attrs(m)
         if attrs.get("RTA_TABLE", m["table"]) != MAIN_TABLE:
             continue

@@ -35,6 +35,32 @@ def _ask(dst: str, where: str) -> str:
         return f"{where} would send it to {gateway} (ifindex {dev}), but it was dropped there"
 
 
+def _default_route_used(dst: str) -> str | None:
+    """The gateway of the default route, if that is what `dst` is routed by here."""
+    with IPRoute() as ipr:
+        try:
+            route = ipr.route("get", dst=dst)[0]
+        except NetlinkError:
+            return None
+        table = ipr.route("dump", family=2, table=route.get("table") or 254)
+    specific = [r for r in table if r["dst_len"] > 0 and r.get("oif") == route.get("oif")]
+    gateway = route.get("gateway")
+    if gateway and not any(r.get("gateway") == gateway for r in specific):
+        return gateway
+    return None
+
+
+def _detour(request_hops: list[Hop], dst: str, labels: dict[str, str]) -> str:
+    """Name the first router that sent the probe away by its default route."""
+    for hop in request_hops:
+        if hop.direction == "out" and hop.ttl < 64 and hop.netns in labels:
+            gateway = run_in_netns(f"/run/netns/{hop.netns}", lambda: _default_route_used(dst))
+            if gateway:
+                where = labels[hop.netns]
+                return f" ({where} has no route to {dst}: its default route sent it to {gateway})"
+    return ""
+
+
 def explain_stop(request_hops: list[Hop], src_netns: str, dst: str, labels: dict[str, str]) -> str:
     """One sentence: the last hop that saw the request, and what its kernel says."""
     if not request_hops:
@@ -47,4 +73,6 @@ def explain_stop(request_hops: list[Hop], src_netns: str, dst: str, labels: dict
     if last.direction == "out":
         return f"it left {where} through {last.ifname}, and nothing beyond saw it"
     verdict = run_in_netns(f"/run/netns/{last.netns}", lambda: _ask(last.dst_ip, where))
-    return f"last seen arriving in {where} on {last.ifname}: {verdict}"
+    return f"last seen arriving in {where} on {last.ifname}: {verdict}" + _detour(
+        request_hops, dst, labels
+    )

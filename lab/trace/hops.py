@@ -67,7 +67,10 @@ def build_hops(
 
 
 def describe(
-    hops: list[Hop], links: dict[tuple[str, str], LinkInfo], labels: dict[str, str]
+    hops: list[Hop],
+    links: dict[tuple[str, str], LinkInfo],
+    labels: dict[str, str],
+    local_ips: dict[str, set[str]],
 ) -> None:
     """Fill each hop's `action` by comparing it with the hops before it in its namespace."""
     last_in: dict[tuple[str, str], Hop] = {}
@@ -84,8 +87,12 @@ def describe(
                 hop.action = f"enters bridge {info.master} through port {hop.ifname}"
             elif info.kind == "bridge":
                 hop.action = f"bridge {hop.ifname} hands it up to {where}'s IP stack"
+            elif later:
+                hop.action = f"arrives in {where}"
+            elif hop.dst_ip in local_ips.get(hop.netns, set()):
+                hop.action = f"delivered to {where}"
             else:
-                hop.action = f"arrives in {where}" if later else f"delivered to {where}"
+                hop.action = f"arrives in {where}, and goes no further"
             last_in[key] = hop
         elif before is None:
             hop.action = ("sent by " if hop.leg == REQUEST else "answered by ") + where

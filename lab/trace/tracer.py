@@ -90,18 +90,22 @@ def _labels(plan: Plan, runtime: Runtime) -> tuple[dict[str, str], dict[str, str
     return labels, node_of
 
 
-def _links_of(netns: str) -> dict[str, LinkInfo]:
-    def read() -> dict[str, LinkInfo]:
+def _facts_of(netns: str) -> tuple[dict[str, LinkInfo], set[str]]:
+    """Each interface's kind and bridge, and the namespace's own addresses."""
+
+    def read() -> tuple[dict[str, LinkInfo], set[str]]:
         with IPRoute() as ipr:
             msgs = ipr.link("dump")
+            local = {m.get("address") for m in ipr.addr("dump", family=2)}
         names = {m["index"]: m.get("ifname") for m in msgs}
-        return {
+        links = {
             m.get("ifname"): LinkInfo(
                 kind=m.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",
                 master=names.get(m.get("master") or 0, ""),
             )
             for m in msgs
         }
+        return links, local
 
     return run_in_netns(f"/run/netns/{netns}", read)
 
@@ -155,12 +159,9 @@ def trace(
         finally:
             probe.close()
     result.hops = build_hops(seen, probe.sent_at, node_of)
-    links = {
-        (ns, name): info
-        for ns in {h.netns for h in result.hops}
-        for name, info in _links_of(ns).items()
-    }
-    describe(result.hops, links, labels)
+    facts = {ns: _facts_of(ns) for ns in {h.netns for h in result.hops}}
+    links = {(ns, name): info for ns, (named, _) in facts.items() for name, info in named.items()}
+    describe(result.hops, links, labels, {ns: local for ns, (_, local) in facts.items()})
     if not result.replied:
         requests = [h for h in result.hops if h.leg == REQUEST]
         result.why = explain_stop(requests, pod.netns, dst_ip, labels)

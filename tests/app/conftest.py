@@ -12,12 +12,14 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from lab.cluster import build
-from tests.lab.conftest import RunningLab, new_plan
 from lab.runtime.pods import Runtime
+from tests.conftest import RunningLab, new_plan
 
 
 def make_app(state_dir: Path, **over: Any) -> Flask:
-    return create_app({"TESTING": True, "STATE_DIR": str(state_dir), "TOPOLOGY_SOURCE": "none", **over})
+    return create_app(
+        {"TESTING": True, "STATE_DIR": str(state_dir), "TOPOLOGY_SOURCE": "none", **over}
+    )
 
 
 @pytest.fixture

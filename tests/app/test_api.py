@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.app.conftest import make_app
-from tests.lab.conftest import RunningLab
+from tests.conftest import RunningLab
 
 JSON = {"Content-Type": "application/json"}
 

@@ -115,15 +115,32 @@ def _wire_underlay(n1: Node, n2: Node, underlay: str) -> None:
     ok(n2.sh("ip", "link", "set", "ul0", "up"))
     ok(n1.sh("ip", "link", "add", "br0", "type", "bridge", netns=underlay))
     ok(n1.sh("ip", "link", "set", "br0", "up", netns=underlay))
-    for node, port, ip, other in ((n1, "n1", "192.168.56.11", "10.244.1.0/24"),
-                                  (n2, "n2", "192.168.56.12", "10.244.0.0/24")):
-        ok(node.sh("ip", "link", "add", "eth1", "type", "veth", "peer", "name", port,
-                   "netns", underlay))
+    for node, port, ip, other in (
+        (n1, "n1", "192.168.56.11", "10.244.1.0/24"),
+        (n2, "n2", "192.168.56.12", "10.244.0.0/24"),
+    ):
+        ok(
+            node.sh(
+                "ip", "link", "add", "eth1", "type", "veth", "peer", "name", port, "netns", underlay
+            )
+        )
         ok(node.sh("ip", "addr", "add", f"{ip}/24", "dev", "eth1"))
         ok(node.sh("ip", "link", "set", "eth1", "up"))
         ok(node.sh("ip", "link", "set", port, "master", "br0", "up", netns=underlay))
         gw = "192.168.56.12" if node is n1 else "192.168.56.11"
         ok(node.sh("ip", "route", "add", other, "via", gw))
+
+
+def _plan_node(i: int, netns: str, state: Path) -> PlanNode:
+    return PlanNode(
+        name=f"node{i}",
+        netns=netns,
+        pod_cidr=f"10.244.{i - 1}.0/24",
+        gateway=f"10.244.{i - 1}.1",
+        secondary_cidr=f"10.245.{i - 1}.0/24",
+        underlay_ip=f"192.168.56.{10 + i}",
+        state_dir=str(state / "nodes" / f"node{i}"),
+    )
 
 
 @pytest.fixture
@@ -138,10 +155,8 @@ def lab(namespaces: Namespaces, tmp_path: Path) -> Iterator[Lab]:
     state = tmp_path / "state"
     plan = Plan(
         nodes=[
-            PlanNode("node1", n1.name, "10.244.0.0/24", "10.244.0.1", "192.168.56.11",
-                     str(state / "nodes/node1")),
-            PlanNode("node2", n2.name, "10.244.1.0/24", "10.244.1.1", "192.168.56.12",
-                     str(state / "nodes/node2")),
+            _plan_node(1, n1.name, state),
+            _plan_node(2, n2.name, state),
         ],
         prefix=namespaces.prefix,
         state_dir=str(state),

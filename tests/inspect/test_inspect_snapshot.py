@@ -24,7 +24,9 @@ def test_finds_every_namespace_with_its_kind(lab: Lab) -> None:
         snap = inspector.snapshot()
     g = snap.graph
     n1, n2 = (n.name for n in lab.nodes)
-    assert sorted(snap.namespaces()) == sorted([n1, n2, lab.underlay, *(p.netns for p in lab.pods.values())])
+    assert sorted(snap.namespaces()) == sorted(
+        [n1, n2, lab.underlay, *(p.netns for p in lab.pods.values())]
+    )
     assert g.nodes[ns_id(n1)]["kind"] == "node" and g.nodes[ns_id(n1)]["label"] == "node1"
     assert g.nodes[ns_id(n2)]["node"] == "node2"
     assert g.nodes[ns_id(lab.underlay)]["kind"] == "underlay"
@@ -84,8 +86,9 @@ def test_same_ifindex_on_both_ends_and_decoys(lab: Lab) -> None:
     n1, n2 = (n.name for n in lab.nodes)
     # A decoy pair elsewhere with the very same indexes (2 <-> 2).
     x, y = lab.namespaces.new("decoy"), lab.namespaces.new("decoy")
-    lab.nodes[0].sh("ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0",
-                    "netns", y, netns=x)
+    lab.nodes[0].sh(
+        "ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", y, netns=x
+    )
     with Inspector(lab.plan) as inspector:
         g = inspector.snapshot().graph
     a, b = if_id(n1, "ul0"), if_id(n2, "ul0")
@@ -158,8 +161,10 @@ def test_all_netns_and_host_are_read_only_extras(lab: Lab) -> None:
     assert g.nodes[ns_id("host")]["kind"] == "host"
     assert g.nodes[if_id("host", "lo")]["kind"] == "loopback"
     assert g.nodes[ns_id(lab.nodes[0].name)]["kind"] == "node"
-    assert all(k in {"node", "pod", "underlay", "internet", "host", "other"}
-               for k in (g.nodes[ns_id(n)]["kind"] for n in snap.namespaces()))
+    assert all(
+        k in {"node", "pod", "underlay", "internet", "host", "other"}
+        for k in (g.nodes[ns_id(n)]["kind"] for n in snap.namespaces())
+    )
     assert open("/proc/net/dev").read().count("\n") == host_before  # noqa: SIM115
 
 

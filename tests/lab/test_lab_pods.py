@@ -12,7 +12,7 @@ import pytest
 from lab.kernel.netns import list_netns
 from lab.runtime.journal import Journal
 from lab.runtime.pods import PodError
-from tests.lab.conftest import RunningLab
+from tests.conftest import RunningLab
 
 pytestmark = pytest.mark.root
 

@@ -10,7 +10,7 @@ import pytest
 
 from lab.runtime.journal import Journal
 from lab.runtime.pods import PortMapping
-from tests.lab.conftest import RunningLab
+from tests.conftest import RunningLab
 
 pytestmark = [
     pytest.mark.root,

@@ -13,7 +13,7 @@ from pyroute2 import IPRoute
 
 from lab.cluster import build
 from lab.kernel.netns import list_netns
-from tests.lab.conftest import RunningLab, new_plan
+from tests.conftest import RunningLab, new_plan
 
 pytestmark = pytest.mark.root
 

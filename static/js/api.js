@@ -1,0 +1,82 @@
+// The server's API: JSON requests with the action token, and the live event stream.
+
+const TOKEN_KEY = 'cnilab-token';
+const TOKEN_HEADER = 'X-Cnilab-Token';
+
+/** Take ?token= from the address bar into sessionStorage, and out of the address bar. */
+export function adoptToken() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get('token');
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    url.searchParams.delete('token');
+    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+export function hasToken() {
+  return Boolean(sessionStorage.getItem(TOKEN_KEY));
+}
+
+export class APIError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers[TOKEN_HEADER] = token;
+  const init = { method, headers, credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new APIError(`cannot reach the cnilab server (${e.message})`, 0);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = data && typeof data.error === 'string' ? data.error : response.statusText;
+    throw new APIError(message || `HTTP ${response.status}`, response.status);
+  }
+  return data;
+}
+
+export const getTopology = () => request('GET', '/api/topology');
+export const getCalls = (limit = 50) => request('GET', `/api/calls?limit=${limit}`);
+export const createPod = (pod) => request('POST', '/api/pods', pod);
+export const deletePod = (name) => request('DELETE', `/api/pods/${encodeURIComponent(name)}`);
+
+/**
+ * Subscribe to /api/events. handlers: {topology(snapshot), calls(records), state(name)}
+ * where state is "live" or "reconnecting". EventSource reconnects by itself.
+ */
+export function subscribe(handlers) {
+  const source = new EventSource('/api/events');
+  const parse = (fn) => (event) => {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    fn(data);
+  };
+  source.addEventListener('topology', parse(handlers.topology));
+  source.addEventListener('calls', parse(handlers.calls));
+  source.addEventListener('open', () => handlers.state('live'));
+  source.addEventListener('error', () => handlers.state('reconnecting'));
+  return source;
+}

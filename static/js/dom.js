@@ -1,0 +1,48 @@
+// Tiny DOM helpers. Text always goes in through textContent, never innerHTML.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  el.replaceChildren();
+  return el;
+}
+
+/** A table from a header row and rows of cells (strings or nodes). */
+export function table(headers, rows, attrs = {}) {
+  return h(
+    'table',
+    { class: 'data', ...attrs },
+    h('thead', {}, h('tr', {}, headers.map((t) => h('th', { text: t })))),
+    h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((c) => h('td', {}, c ?? ''))))),
+  );
+}
+
+/** Pretty-print JSON text when it is JSON, else return it as it is. */
+export function prettyJSON(text) {
+  if (!text) return '';
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+export function shortId(id, n = 12) {
+  return id && id.length > n ? `${id.slice(0, n)}…` : id || '';
+}
