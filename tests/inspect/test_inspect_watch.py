@@ -92,12 +92,9 @@ def test_callbacks_and_diff(lab: Lab, watcher: Watcher) -> None:
     unsubscribe()
     assert snap in seen
     diff = snap.diff(before)
-    assert f"if:{lab.nodes[0].name}:br7" in diff.added
-    assert (
-        ns_id(lab.nodes[0].name),
-        f"if:{lab.nodes[0].name}:br7",
-        "member",
-    ) in diff.added_edges
+    br7 = f"if:{lab.nodes[0].name}:br7"
+    assert br7 in diff.added
+    assert (br7, ns_id(lab.nodes[0].name), "member") in diff.added_edges  # ends sorted
 
 
 def test_stop_ends_the_thread_and_close_frees_every_fd(lab: Lab) -> None:
