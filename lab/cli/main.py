@@ -25,6 +25,7 @@ COMMANDS = {
     "cni": "lab.cli.cmd_cni:cni",
     "serve": "lab.cli.cmd_serve:serve",
     "trace": "lab.cli.cmd_trace:trace",
+    "exercise": "lab.cli.cmd_exercise:exercise",
 }
 
 

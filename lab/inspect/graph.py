@@ -179,12 +179,18 @@ def _add_namespace(
 
 
 def _iface_attrs(iface: Interface, ns: str) -> dict[str, Any]:
-    d = asdict(iface)
-    for internal in ("master", "link", "link_netnsid"):
-        del d[internal]
-    d["ns"] = ns
-    d["type"] = "interface"
-    return d
+    return {
+        "type": "interface",
+        "ns": ns,
+        "name": iface.name,
+        "index": iface.index,
+        "kind": iface.kind,
+        "mac": iface.mac,
+        "mtu": iface.mtu,
+        "operstate": iface.operstate,
+        "up": iface.up,
+        "alias": iface.alias,
+    }
 
 
 def _fdb(e: FdbEntry, ns: str, dev: dict[int, str]) -> dict[str, Any]:

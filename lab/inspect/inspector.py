@@ -62,8 +62,10 @@ class Inspector:
         self._refs: dict[NetnsKey, NetnsRef] = {}
         self._dumps: dict[NetnsKey, NamespaceDump] = {}
         self._nsids: dict[tuple[NetnsKey, NetnsKey], int] = {}
+        self._no_nsid: dict[NetnsKey, set[NetnsKey]] = {}  # here -> those it gave no id
         self._owners = Owners(plan)
         self._seq = 0
+        self._last: Snapshot | None = None
         self._lock = threading.RLock()
         self._closed = False
 
@@ -80,23 +82,31 @@ class Inspector:
             return len(self._refs)
 
     def snapshot(self) -> Snapshot:
-        """Read every namespace again."""
-        return self.refresh(None)
+        """Read every namespace again, into a new snapshot."""
+        return self.refresh(None, force=True)
 
-    def refresh(self, changed: Iterable[NetnsKey] | None = None) -> Snapshot:
+    def refresh(self, changed: Iterable[NetnsKey] | None = None, force: bool = False) -> Snapshot:
         """Rescan, re-read the `changed` namespaces (and new ones) and rebuild the graph.
 
-        `None` re-reads every namespace.
+        `None` re-reads every namespace. Unless `force`, when nothing differs from the
+        last snapshot, that same snapshot (same `seq`) is returned.
         """
         with self._lock:
             if self._closed:
                 raise RuntimeError("the inspector is closed")
             started = time.perf_counter()
+            refs, records = self._refs, self._owners.records
             added = self._scan()
+            dirty = self._refs != refs or self._owners.records != records
             todo = set(self._refs) if changed is None else set(changed) | added
             todo |= set(self._refs) - set(self._dumps)
             for key in todo & set(self._refs):
-                self._dumps[key] = self._read(key)
+                dump = self._read(key)
+                dirty = dirty or dump != self._dumps.get(key)
+                self._dumps[key] = dump
+                self._no_nsid.pop(key, None)  # a new veth there may have numbered them
+            if not (dirty or force) and self._last is not None:
+                return self._last
             views = [
                 NamespaceView(ref, self._owner(ref), self._dumps[key])
                 for key, ref in self._refs.items()
@@ -104,7 +114,8 @@ class Inspector:
             peers = resolve_veth_peers(self._dumps, self._nsid_of)
             graph = build_graph(views, peers)
             self._seq += 1
-            return Snapshot(self._seq, time.time(), time.perf_counter() - started, graph)
+            self._last = Snapshot(self._seq, time.time(), time.perf_counter() - started, graph)
+            return self._last
 
     def close(self) -> None:
         with self._lock:
@@ -112,6 +123,8 @@ class Inspector:
             self._refs.clear()
             self._dumps.clear()
             self._nsids.clear()
+            self._no_nsid.clear()
+            self._last = None
             self._closed = True
 
     # What a Watcher needs: notifications and the places to watch.
@@ -164,6 +177,7 @@ class Inspector:
             self._dumps.pop(key, None)
         if removed:
             self._nsids = {k: v for k, v in self._nsids.items() if not set(k) & removed}
+            self._no_nsid = {k: v - removed for k, v in self._no_nsid.items() if k not in removed}
         return added
 
     def _owner(self, ref: NetnsRef) -> Owner:
@@ -177,19 +191,26 @@ class Inspector:
             return NamespaceDump(error=f"read failed: {e}")
 
     def _nsid_of(self, here: NetnsKey, there: NetnsKey) -> int | None:
-        """The id namespace `here` gives namespace `there` (cached while both live)."""
-        cached = self._nsids.get((here, there))
-        if cached is not None:
-            return cached
+        """The id namespace `here` gives namespace `there`.
+
+        Cached: an id stays while both namespaces live (our sockets keep them alive);
+        "none" stays until `here` is read again.
+        """
+        if (here, there) in self._nsids:
+            return self._nsids[(here, there)]
+        if there in self._no_nsid.get(here, ()):
+            return None
         fd = open_if_same(self._refs[there]) if there in self._refs else None
         if fd is None:
             return None
         try:
             nsid = self._pool.get(here).get_nsid(fd)
         except (OSError, NetlinkError):
-            nsid = None
+            return None
         finally:
             os.close(fd)
-        if nsid is not None:
+        if nsid is None:
+            self._no_nsid.setdefault(here, set()).add(there)
+        else:
             self._nsids[(here, there)] = nsid
         return nsid

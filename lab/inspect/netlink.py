@@ -16,7 +16,7 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg
 from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
@@ -55,7 +55,8 @@ class Request:
 
     `keep`, when given, names the attribute types worth decoding: the others are cut
     out of each reply before pyroute2 decodes it (a link carries ~45 attributes and
-    decoding them all is most of the time a dump takes).
+    decoding them all is most of the time a dump takes). `skip(data, offset)` may
+    drop whole replies unread, by their fixed header.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class Request:
         msg_type: int,
         dump: bool = True,
         keep: Iterable[int] | None = None,
+        skip: Callable[[bytes, int], bool] | None = None,
     ) -> None:
         msg["header"]["type"] = msg_type
         msg["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
@@ -72,6 +74,7 @@ class Request:
         self.dump = dump
         self._fixed = _HEADER.size + msg.get_size() if keep is not None else 0
         self._keep = frozenset(keep) if keep is not None else None
+        self.skip = skip
 
     def with_seq(self, seq: int) -> bytes:
         struct.pack_into("I", self._data, 8, seq)
@@ -193,6 +196,8 @@ class RouteSocket:
                     if interrupted:
                         raise NetlinkDumpInterrupted()
                     return replies
+                if request.skip is not None and request.skip(data, here):
+                    continue
                 raw = request.trim(data, here, length)
                 replies.extend(self._marshal.parse(raw))
                 if not request.dump:

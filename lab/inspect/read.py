@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from pyroute2.netlink.rtnl import rt_scope as RT_SCOPE
 from pyroute2.netlink.rtnl import rt_type as RT_TYPE
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.rtnl.ndmsg import NUD_NAMES, NUD_PERMANENT, ndmsg
+from pyroute2.netlink.rtnl.ndmsg import NTF_SELF, NUD_NAMES, NUD_PERMANENT, ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from lab.inspect.netlink import Request, RouteSocket
@@ -31,6 +32,7 @@ MAIN_TABLE = 254
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 RTEXT_FILTER_SKIP_STATS = 1 << 3
+NDM_FLAGS_AT = 16 + 10  # nlmsghdr, then ndm_family, pad, ndm_ifindex, ndm_state, ndm_flags
 
 
 @dataclass(frozen=True)
@@ -97,14 +99,20 @@ class NamespaceDump:
     error: str = ""  # why the namespace could not be read, if it could not
 
 
-def _request(cls: type, msg_type: int, keep: tuple[str, ...], **fields: Any) -> Request:
+def _request(
+    cls: type,
+    msg_type: int,
+    keep: tuple[str, ...],
+    skip: Callable[[bytes, int], bool] | None = None,
+    **fields: Any,
+) -> Request:
     """A dump request of `cls`, decoding only the attributes named in `keep`."""
     msg = cls()
     msg["attrs"] = fields.pop("attrs", [])
     for name, value in fields.items():
         msg[name] = value
     order = [item[0] for item in cls.nla_map]  # these maps are positional: index = type
-    return Request(msg, msg_type, keep=[order.index(name) for name in keep])
+    return Request(msg, msg_type, keep=[order.index(name) for name in keep], skip=skip)
 
 
 _LINKS = _request(
@@ -144,12 +152,18 @@ _ROUTES = _request(
 _NEIGHBOURS = _request(ndmsg, RTM_GETNEIGH, ("NDA_DST", "NDA_LLADDR"), family=socket.AF_INET)
 
 
+def _port_own_address(data: bytes, offset: int) -> bool:
+    """An FDB reply for a device's own address list (`self`), not the bridge's table."""
+    return bool(data[offset + NDM_FLAGS_AT] & NTF_SELF)
+
+
 @functools.lru_cache(maxsize=64)
 def _fdb_request(bridge: int) -> Request:
     return _request(
         ndmsg,
         RTM_GETNEIGH,
         ("NDA_LLADDR", "NDA_VLAN", "NDA_MASTER"),
+        skip=_port_own_address,
         family=AF_BRIDGE,
         attrs=[("NDA_MASTER", bridge)],
     )

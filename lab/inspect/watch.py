@@ -10,7 +10,7 @@ folder, and a cheap rescan every `rescan` seconds for what inotify cannot see (a
 namespace mounted on a file created earlier). Bursts are debounced: it reads once
 the changes have been quiet for `debounce` seconds, or `max_delay` after the first.
 Only the namespaces that reported a change (and new ones) are read again, and a
-snapshot is published only if its content differs from the last one.
+snapshot is published only if something differs from the last one.
 
 The watcher's thread owns the inspector while it runs; consumers (web request
 threads) only read published, immutable snapshots.
@@ -174,7 +174,7 @@ class Watcher:
         return lambda: self._callbacks.remove(callback)
 
     def _publish(self, snap: Snapshot) -> None:
-        if snap.same_content(self._latest):
+        if snap is self._latest:  # the inspector found nothing new
             return
         with self._cond:
             self._latest = snap

@@ -32,19 +32,22 @@ class StudentPluginError(ValueError):
     pass
 
 
-def student_bin_dir(plan: Plan, plugin_file: str) -> Path:
+def student_bin_dir(plan: Plan, plugin_file: str, plugin_type: str = TYPE) -> Path:
+    """A bin dir where `plugin_type` runs the student's file (pycni, or an IPAM's type)."""
     path = Path(plugin_file).resolve()
     if not path.is_file():
         raise StudentPluginError(f"plugin file {plugin_file!r} does not exist")
     if path.suffix != ".py":
         raise StudentPluginError(f"plugin file {plugin_file!r} must be a Python file (.py)")
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{path}:{plugin_type}".encode()).hexdigest()[:12]
     folder = Path(plan.state_dir) / "student" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    text = WRAPPER.format(python=sys.executable, type=TYPE, paths=import_paths(), file=str(path))
+    text = WRAPPER.format(
+        python=sys.executable, type=plugin_type, paths=import_paths(), file=str(path)
+    )
     fd, tmp = tempfile.mkstemp(dir=folder)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.chmod(tmp, 0o755)
-    os.replace(tmp, folder / TYPE)
+    os.replace(tmp, folder / plugin_type)
     return folder

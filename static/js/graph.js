@@ -1,0 +1,222 @@
+// The Cytoscape graph: snapshot -> elements, applied as a diff (add, update, move,
+// remove by id), never rebuilt. Positions come from layout.js; the viewport follows
+// the lab until the user pans or zooms, and "Fit" makes it follow again.
+
+/* global cytoscape */
+import { Layout } from './layout.js';
+import { describeNamespace, mainAddress } from './snapshot.js';
+import { graphStyle } from './style.js';
+
+const MAX_FIT_ZOOM = 1.6;
+const FRESH_MS = 1500;
+
+function namespaceLabel(ns) {
+  switch (ns.kind) {
+    case 'pod':
+      return `pod ${ns.label}`;
+    case 'node':
+      return `netns ${ns.name}`;
+    case 'underlay':
+      return `underlay switch · ${ns.name}`;
+    case 'internet':
+      return `internet · ${ns.name}`;
+    default:
+      return ns.name;
+  }
+}
+
+function interfaceData(iface, ns) {
+  const address = mainAddress(iface);
+  const quiet =
+    iface.kind === 'loopback' && (iface.addresses || []).every((a) => a.startsWith('127.'));
+  return {
+    id: iface.id,
+    type: 'interface',
+    parent: ns.id,
+    label: address ? `${iface.name}\n${address}` : iface.name,
+    kind: iface.kind,
+    nskind: ns.kind,
+    down: !(iface.up && iface.operstate !== 'DOWN' && iface.operstate !== 'LOWERLAYERDOWN'),
+    loopback: quiet,
+  };
+}
+
+/** Desired elements: {nodes: [{data, position?}], edges: [{data}]} in add order. */
+function elementsOf(model, placed) {
+  const boxes = placed.boxes.map((id) => ({
+    data: { id, type: 'labnode', label: id.slice('node:'.length) },
+  }));
+  const namespaces = [...model.namespaces.values()].map((ns) => ({
+    data: {
+      id: ns.id,
+      type: 'namespace',
+      parent: placed.parents.get(ns.id) ?? undefined,
+      kind: ns.kind,
+      label: namespaceLabel(ns),
+      title: describeNamespace(ns),
+      error: ns.error || '',
+    },
+    position: placed.positions.get(ns.id),
+  }));
+  const interfaces = [...model.interfaces.values()]
+    .filter((i) => model.namespaces.has(`ns:${i.ns}`))
+    .map((i) => ({
+      data: interfaceData(i, model.namespaces.get(`ns:${i.ns}`)),
+      position: placed.positions.get(i.id),
+    }));
+  const edges = model.edges.map((e) => ({ data: { ...e } }));
+  return { nodes: [...boxes, ...namespaces, ...interfaces], edges };
+}
+
+const signature = (data) => JSON.stringify(data, Object.keys(data).sort());
+
+export class Graph {
+  constructor(container, { onSelect } = {}) {
+    this.layout = new Layout();
+    this.present = false;
+    this.showLoopback = false;
+    this.follow = true;
+    this.programmatic = 0;
+    this.onSelect = onSelect || (() => {});
+    this.cy = cytoscape({
+      container,
+      style: graphStyle(),
+      layout: { name: 'preset' },
+      autoungrabify: true,
+      boxSelectionEnabled: false,
+      selectionType: 'single',
+      wheelSensitivity: 0.3,
+      minZoom: 0.05,
+      maxZoom: 4,
+    });
+    this.cy.on('tap', (event) => {
+      if (event.target === this.cy) this.select(null);
+    });
+    this.cy.on('tap', 'node', (event) => this.select(event.target.id()));
+    this.cy.on('viewport', () => {
+      if (!this.programmatic) this.follow = false;
+    });
+    window.addEventListener('resize', () => this.refit());
+  }
+
+  /** Apply one snapshot (from parseSnapshot) as a diff. */
+  apply(model) {
+    const first = this.cy.elements().empty();
+    const placed = this.layout.place(model);
+    const want = elementsOf(model, placed);
+    const wantIds = new Set([...want.nodes, ...want.edges].map((e) => e.data.id));
+    const added = [];
+    const cy = this.cy;
+    cy.batch(() => {
+      for (const el of want.nodes) {
+        const id = el.data.id;
+        let cur = cy.getElementById(id);
+        const sig = signature(el.data);
+        if (cur.empty()) {
+          const node = { group: 'nodes', data: { ...el.data, sig } };
+          if (el.position) node.position = { ...el.position };
+          cur = cy.add(node);
+          added.push(id);
+        } else {
+          const parent = el.data.parent ?? null;
+          if ((cur.data('parent') ?? null) !== parent) {
+            cur.move({ parent });
+            cur = cy.getElementById(id);
+          }
+          if (cur.data('sig') !== sig) {
+            const { id: _id, parent: _parent, ...rest } = el.data;
+            cur.data({ ...rest, sig });
+          }
+          const p = cur.position();
+          if (el.position && cur.isChildless() && (p.x !== el.position.x || p.y !== el.position.y)) {
+            cur.position({ ...el.position });
+          }
+        }
+        cur.toggleClass('quiet', Boolean(el.data.loopback) && !this.showLoopback);
+      }
+      for (const el of want.edges) {
+        const cur = cy.getElementById(el.data.id);
+        const sig = signature(el.data);
+        if (cur.empty()) {
+          cy.add({ group: 'edges', data: { ...el.data, sig } });
+          added.push(el.data.id);
+        } else if (cur.data('sig') !== sig) {
+          const { id: _id, source: _s, target: _t, ...rest } = el.data;
+          cur.data({ ...rest, sig });
+        }
+      }
+      cy.edges().filter((e) => !wantIds.has(e.id())).remove();
+      for (const type of ['interface', 'namespace', 'labnode']) {
+        cy.nodes(`[type = "${type}"]`).filter((n) => !wantIds.has(n.id())).remove();
+      }
+    });
+    if (!first) this.flash(added);
+    this.refreshRelated();
+    if (first || this.follow) this.refit();
+    return { added };
+  }
+
+  flash(ids) {
+    const fresh = this.cy.collection(ids.map((id) => this.cy.getElementById(id)));
+    fresh.addClass('fresh');
+    setTimeout(() => fresh.removeClass('fresh'), FRESH_MS);
+  }
+
+  select(id) {
+    this.cy.elements().unselect();
+    if (id) this.cy.getElementById(id).select();
+    this.selected = id;
+    this.refreshRelated();
+    this.onSelect(id);
+  }
+
+  /** Highlight what the selection is wired to: its peer, its bridge and their edges. */
+  refreshRelated() {
+    this.cy.elements('.related').removeClass('related');
+    const node = this.selected ? this.cy.getElementById(this.selected) : null;
+    if (!node || node.empty() || node.data('type') !== 'interface') return;
+    const edges = node.connectedEdges();
+    edges.addClass('related');
+    edges.connectedNodes().not(node).addClass('related');
+  }
+
+  setLoopback(show) {
+    this.showLoopback = show;
+    this.cy.nodes('[?loopback]').toggleClass('quiet', !show);
+    if (this.follow) this.refit();
+  }
+
+  setPresentation(on) {
+    this.present = on;
+    this.cy.style(graphStyle({ present: on }));
+    this.follow = true;
+    // the container changes size with the panels: fit once it has
+    requestAnimationFrame(() => this.refit());
+  }
+
+  refit() {
+    this.programmatic += 1;
+    try {
+      this.cy.resize();
+      const visible = this.cy.elements(':visible');
+      if (visible.nonempty()) {
+        this.cy.fit(visible, 30);
+        if (this.cy.zoom() > MAX_FIT_ZOOM) {
+          this.cy.zoom(MAX_FIT_ZOOM);
+          this.cy.center(visible);
+        }
+      }
+    } finally {
+      this.programmatic -= 1;
+    }
+  }
+
+  fitAndFollow() {
+    this.follow = true;
+    this.refit();
+  }
+
+  png() {
+    return this.cy.png({ full: true, scale: 2, bg: '#ffffff', output: 'blob' });
+  }
+}

@@ -1,0 +1,86 @@
+// A topology snapshot (networkx node-link JSON) as maps the page can use.
+//
+// Input nodes: {type: "namespace", kind, name, label, node, pod, routes, neighbours, error}
+// and {type: "interface", ns, name, kind, mac, mtu, operstate, up, addresses, master, peer,
+// network, fdb}. Edges ("edges" since networkx 3.4, "links" before): kind "member",
+// "veth" (underlay: true between nodes and the underlay) and "bridge-port" (port, bridge).
+
+export const natural = (a, b) => String(a).localeCompare(String(b), undefined, { numeric: true });
+
+export function nsId(name) {
+  return `ns:${name}`;
+}
+
+/** @returns {{seq, namespaces: Map, interfaces: Map, edges: Array, nodes: string[]}} */
+export function parseSnapshot(data) {
+  const namespaces = new Map();
+  const interfaces = new Map();
+  for (const n of (data && data.nodes) || []) {
+    if (n.type === 'namespace') namespaces.set(n.id, n);
+    else if (n.type === 'interface') interfaces.set(n.id, n);
+  }
+  const edges = [];
+  for (const e of (data && (data.edges || data.links)) || []) {
+    if (e.kind === 'member') continue; // drawn as containment
+    if (!interfaces.has(e.source) || !interfaces.has(e.target)) continue;
+    if (e.kind === 'bridge-port') {
+      const port = e.port || e.source;
+      const bridge = e.bridge || e.target;
+      edges.push({ id: `e:port:${port}`, kind: 'bridge-port', source: port, target: bridge });
+    } else if (e.kind === 'veth') {
+      const [a, b] = [e.source, e.target].sort();
+      const kinds = [a, b].map((i) => namespaces.get(nsId(interfaces.get(i).ns))?.kind);
+      const underlay = Boolean(e.underlay) || kinds.includes('underlay');
+      edges.push({ id: `e:veth:${a}|${b}`, kind: 'veth', source: a, target: b, underlay });
+    }
+  }
+  const nodes = new Set();
+  for (const ns of namespaces.values()) {
+    if (ns.kind === 'node') nodes.add(ns.node || ns.label || ns.name);
+    else if (ns.kind === 'pod' && ns.node) nodes.add(ns.node);
+  }
+  return {
+    seq: data && data.graph ? data.graph.seq : 0,
+    namespaces,
+    interfaces,
+    edges,
+    nodes: [...nodes].sort(natural),
+  };
+}
+
+/** Interfaces of one namespace, by namespace id. */
+export function interfacesOf(model, nsKey) {
+  const ns = model.namespaces.get(nsKey);
+  if (!ns) return [];
+  return [...model.interfaces.values()].filter((i) => i.ns === ns.name);
+}
+
+/** The namespace record an interface lives in. */
+export function namespaceOf(model, iface) {
+  return iface ? model.namespaces.get(nsId(iface.ns)) : undefined;
+}
+
+/** The address to print under an interface's name: the first one not on 127/8. */
+export function mainAddress(iface) {
+  const addrs = iface.addresses || [];
+  return addrs.find((a) => !a.startsWith('127.')) || addrs[0] || '';
+}
+
+/** What to call a namespace in a sentence: "pod web", "node1's netns", ... */
+export function describeNamespace(ns) {
+  if (!ns) return '?';
+  switch (ns.kind) {
+    case 'pod':
+      return `pod ${ns.label}`;
+    case 'node':
+      return `${ns.node || ns.label}'s netns`;
+    case 'underlay':
+      return 'the underlay switch';
+    case 'internet':
+      return 'the internet';
+    case 'host':
+      return 'the host';
+    default:
+      return ns.name;
+  }
+}

@@ -1,0 +1,160 @@
+// The graph's stylesheet: colours per namespace kind, edges per kind, and a larger
+// variant for projectors (presentation mode).
+
+import { IF_H, IF_W } from './layout.js';
+
+export const KIND_COLOURS = {
+  node: { line: '#2563eb', fill: '#eff6ff', text: '#1e40af' },
+  pod: { line: '#059669', fill: '#ecfdf5', text: '#065f46' },
+  underlay: { line: '#d97706', fill: '#fffbeb', text: '#92400e' },
+  internet: { line: '#7c3aed', fill: '#f5f3ff', text: '#5b21b6' },
+  host: { line: '#64748b', fill: '#f8fafc', text: '#334155' },
+  other: { line: '#64748b', fill: '#f8fafc', text: '#334155' },
+};
+const VETH = '#334155';
+const CABLE = '#ea580c';
+const PORT = '#2563eb';
+const SELECTED = '#e11d48';
+const RELATED = '#f59e0b';
+const SANS = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", sans-serif';
+const MONO = 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace';
+
+export function graphStyle({ present = false } = {}) {
+  const s = present ? 1.25 : 1;
+  const px = (n) => `${Math.round(n * s)}px`;
+  const perKind = Object.entries(KIND_COLOURS).flatMap(([kind, c]) => [
+    {
+      selector: `node[type = "namespace"][kind = "${kind}"]`,
+      style: { 'border-color': c.line, 'background-color': c.fill, color: c.text },
+    },
+    {
+      selector: `node[type = "interface"][nskind = "${kind}"]`,
+      style: { 'border-color': c.line },
+    },
+  ]);
+  return [
+    {
+      selector: 'node',
+      style: {
+        'font-family': SANS,
+        'min-zoomed-font-size': 0,
+        'text-wrap': 'wrap',
+        label: 'data(label)',
+      },
+    },
+    {
+      selector: 'node[type = "labnode"]',
+      style: {
+        shape: 'round-rectangle',
+        'background-color': '#f1f5f9',
+        'background-opacity': 1,
+        'border-color': '#94a3b8',
+        'border-width': 2,
+        padding: px(22),
+        'text-valign': 'top',
+        'text-halign': 'center',
+        'text-margin-y': -6,
+        'font-size': px(22),
+        'font-weight': 'bold',
+        color: '#0f172a',
+        'corner-radius': 14,
+      },
+    },
+    {
+      selector: 'node[type = "namespace"]',
+      style: {
+        shape: 'round-rectangle',
+        'border-width': 2,
+        padding: px(12),
+        'text-valign': 'top',
+        'text-halign': 'center',
+        'text-margin-y': -3,
+        'font-size': px(13),
+        'font-weight': 'bold',
+        'corner-radius': 10,
+        width: IF_W,
+        height: IF_H,
+      },
+    },
+    {
+      selector: 'node[type = "namespace"][?error]',
+      style: { 'border-style': 'dashed' },
+    },
+    {
+      selector: 'node[type = "interface"]',
+      style: {
+        shape: 'round-rectangle',
+        width: Math.round(IF_W * (present ? 1.08 : 1)),
+        height: Math.round(IF_H * (present ? 1.1 : 1)),
+        'background-color': '#ffffff',
+        'border-width': present ? 3 : 2,
+        'font-family': MONO,
+        'font-size': px(11),
+        color: '#0f172a',
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'text-max-width': `${IF_W * (present ? 1.08 : 1) - 6}px`,
+        'corner-radius': 6,
+      },
+    },
+    ...perKind,
+    {
+      selector: 'node[type = "interface"][kind = "bridge"]',
+      style: {
+        'background-color': '#dbeafe',
+        'border-width': present ? 4 : 3,
+        'font-weight': 'bold',
+      },
+    },
+    {
+      selector: 'node[type = "interface"][kind = "loopback"]',
+      style: { 'background-color': '#f8fafc', 'border-style': 'dotted', color: '#475569' },
+    },
+    {
+      selector: 'node[type = "interface"][?down]',
+      style: {
+        'border-color': '#dc2626',
+        'border-style': 'dashed',
+        'background-color': '#fef2f2',
+        color: '#991b1b',
+      },
+    },
+    { selector: 'node.quiet', style: { display: 'none' } },
+    {
+      selector: 'edge',
+      style: { 'curve-style': 'straight', width: present ? 5 : 3, 'line-color': VETH },
+    },
+    {
+      selector: 'edge[kind = "veth"][?underlay]',
+      style: { 'line-color': CABLE, width: present ? 7 : 4 },
+    },
+    {
+      selector: 'edge[kind = "bridge-port"]',
+      style: {
+        'line-color': PORT,
+        'line-style': 'dashed',
+        'line-dash-pattern': [7, 5],
+        width: present ? 3.5 : 2,
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': PORT,
+        'arrow-scale': present ? 1 : 0.8,
+      },
+    },
+    {
+      selector: 'node:selected',
+      style: { 'border-color': SELECTED, 'border-width': present ? 5 : 4 },
+    },
+    {
+      selector: 'node.related',
+      style: { 'border-color': RELATED, 'border-width': present ? 5 : 4 },
+    },
+    {
+      selector: 'edge.related',
+      style: { 'line-color': RELATED, 'target-arrow-color': RELATED, 'z-index': 10 },
+    },
+    {
+      selector: '.fresh',
+      style: { 'overlay-color': '#22c55e', 'overlay-opacity': 0.25, 'overlay-padding': 6 },
+    },
+  ];
+}

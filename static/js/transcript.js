@@ -1,0 +1,115 @@
+// The CNI call transcript: every call the runtime made, latest first, each one
+// expandable to the exact env, stdin, stdout and stderr. Records are merged by
+// identity, so entries already shown (and opened) stay as they are.
+
+import { h, prettyJSON, shortId, table } from './dom.js';
+
+const MAX_SHOWN = 200;
+
+const keyOf = (r) =>
+  [r.time, r.node, r.network, r.plugin, r.command, r.container_id, r.ifname].join('|');
+
+function clock(seconds) {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour12: false });
+}
+
+/** The error message of a failed call, from the spec's error JSON on stdout. */
+function errorOf(r) {
+  if (r.exit === 0) return '';
+  try {
+    const e = JSON.parse(r.stdout);
+    return [e.msg, e.details].filter(Boolean).join(': ') || `code ${e.code}`;
+  } catch {
+    return (r.stderr || r.stdout || '').trim().split('\n').pop() || '';
+  }
+}
+
+function block(title, text, testid) {
+  if (!text) return null;
+  return h(
+    'div',
+    { class: 'call-block' },
+    h('h5', { text: title }),
+    h('pre', { class: 'code', 'data-testid': testid, text }),
+  );
+}
+
+function entry(r) {
+  const failed = r.exit !== 0;
+  const error = errorOf(r);
+  const summary = h(
+    'summary',
+    { class: 'call-summary' },
+    h('span', { class: `cmd cmd-${String(r.command).toLowerCase()}`, text: r.command || '?' }),
+    h('span', { class: 'call-plugin', text: r.plugin }),
+    h('span', { class: 'call-where', text: r.node }),
+    h('span', {
+      class: 'call-target',
+      title: `${r.container_id} ${r.ifname}`,
+      text: `${shortId(r.container_id, 8)}${r.ifname ? ` / ${r.ifname}` : ''}`,
+    }),
+    h('span', {
+      class: failed ? 'exit exit-bad' : 'exit exit-ok',
+      text: failed ? `exit ${r.exit}` : 'ok',
+    }),
+    h('span', { class: 'call-ms', text: `${Math.round(r.ms ?? 0)} ms` }),
+    h('span', { class: 'call-time', text: clock(r.time) }),
+    error ? h('span', { class: 'call-error', text: error }) : null,
+  );
+  const env = Object.entries(r.env || {}).sort(([a], [b]) => a.localeCompare(b));
+  const body = h(
+    'div',
+    { class: 'call-body' },
+    h('h5', { text: 'Environment' }),
+    table(
+      ['variable', 'value'],
+      env.map(([k, v]) => [h('code', { text: k }), h('code', { class: 'wrap', text: v })]),
+      { 'data-testid': 'call-env' },
+    ),
+    block(`stdin (network configuration${r.network ? `: ${r.network}` : ''})`, prettyJSON(r.stdin), 'call-stdin'),
+    block(failed ? 'stdout (error)' : 'stdout (result)', prettyJSON(r.stdout), 'call-stdout'),
+    block('stderr', r.stderr, 'call-stderr'),
+  );
+  return h(
+    'li',
+    { class: failed ? 'call call-failed' : 'call', 'data-testid': 'call' },
+    h('details', {}, summary, body),
+  );
+}
+
+export class Transcript {
+  constructor(list, empty) {
+    this.list = list;
+    this.empty = empty;
+    this.shown = new Map(); // key -> {record, el}
+  }
+
+  /** Merge records (any order); returns the newest one added, if any. */
+  merge(records) {
+    const fresh = (records || []).filter((r) => r && !this.shown.has(keyOf(r)));
+    if (!fresh.length) return null;
+    const initial = this.shown.size === 0;
+    for (const r of fresh) this.shown.set(keyOf(r), { record: r, el: entry(r) });
+    const ordered = [...this.shown.values()].sort((a, b) => b.record.time - a.record.time);
+    for (const dropped of ordered.splice(MAX_SHOWN)) this.shown.delete(keyOf(dropped.record));
+    this.list.replaceChildren(...ordered.map((x) => x.el));
+    if (!initial) for (const r of fresh) this.shown.get(keyOf(r))?.el.classList.add('call-new');
+    this.empty.hidden = this.shown.size > 0;
+    return fresh.reduce((a, b) => (b.time > a.time ? b : a));
+  }
+
+  latest() {
+    let best = null;
+    for (const { record } of this.shown.values()) if (!best || record.time > best.time) best = record;
+    return best;
+  }
+
+  static caption(r) {
+    if (!r) return '';
+    const what = `${r.command} ${r.plugin} on ${r.node}`;
+    const target = r.ifname ? ` · ${shortId(r.container_id, 8)}/${r.ifname}` : '';
+    const outcome = r.exit === 0 ? 'ok' : `exit ${r.exit}: ${errorOf(r)}`;
+    return `${what}${target} · ${outcome} · ${Math.round(r.ms ?? 0)} ms`;
+  }
+}

@@ -1,0 +1,196 @@
+"""The inspector's pure parts, without root: owners, veth pairing, the graph, trimming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pyroute2.netlink.rtnl import RTM_GETLINK, RTM_NEWLINK
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+from lab.cluster.plan import make_plan
+from lab.inspect.graph import NamespaceView, Snapshot, build_graph, if_id, ns_id
+from lab.inspect.namespaces import NetnsRef
+from lab.inspect.netlink import Request
+from lab.inspect.owners import Owners, read_pod_records
+from lab.inspect.peers import resolve_veth_peers
+from lab.inspect.read import Address, FdbEntry, Interface, NamespaceDump, Route
+
+
+def iface(
+    index: int,
+    name: str,
+    kind: str = "veth",
+    link: int = 0,
+    nsid: int | None = None,
+    master: int = 0,
+) -> Interface:
+    return Interface(
+        index, name, kind, f"02:00:00:00:00:{index:02x}", 1500, "UP", True, master, link, nsid, ""
+    )
+
+
+def lo() -> Interface:
+    return iface(1, "lo", kind="loopback")
+
+
+def test_owners_from_a_plan_and_pod_records(tmp_path: Path) -> None:
+    plan = make_plan(2, state_dir=tmp_path)
+    pods = Path(plan.pods_dir)
+    pods.mkdir()
+    (pods / "web.json").write_text(
+        json.dumps(
+            {
+                "name": "web",
+                "node": "node2",
+                "container_id": "c1",
+                "netns": "/run/netns/cnilab-web",
+                "attachments": [{"ifname": "eth0", "network": "cnilab", "result": {}}],
+                "created": 1.5,
+            }
+        )
+    )
+    (pods / "broken.json").write_text("{")
+    (pods / "notes.txt").write_text("ignored")
+    records = read_pod_records(plan.pods_dir)
+    assert list(records) == ["cnilab-web"]
+    owners = Owners(plan, records)
+
+    assert owners.owner("cnilab-node1").kind == "node"
+    assert owners.owner("cnilab-node2").node == "node2"
+    assert owners.owner("cnilab-underlay").kind == "underlay"
+    assert owners.owner("cnilab-internet").kind == "internet"
+    web = owners.owner("cnilab-web")
+    assert (web.kind, web.node, web.label) == ("pod", "node2", "web")
+    assert web.pod.attachments[0].network == "cnilab"
+    assert owners.owner("cnilab-node3").kind == "pod"  # not in the plan: only a name
+    assert owners.owner("docker-1").kind == "other"
+    assert owners.owner("host", is_host=True).kind == "host"
+    assert owners.is_lab("cnilab-anything") and not owners.is_lab("docker-1")
+
+
+def test_owners_without_a_plan_go_by_names() -> None:
+    owners = Owners(None)
+    assert owners.owner("cnilab-node7").kind == "node"
+    assert owners.owner("cnilab-node7").node == "node7"
+    assert owners.owner("cnilab-underlay").kind == "underlay"
+    assert owners.owner("cnilab-internet").kind == "internet"
+    assert owners.owner("cnilab-web").kind == "pod"
+    assert owners.owner("other").kind == "other"
+    assert read_pod_records("/nonexistent") == {}
+
+
+A, B, C, D = (0, 10), (0, 11), (0, 12), (0, 13)
+
+
+def test_veth_pairs_with_the_same_ifindex_are_told_apart_by_nsid() -> None:
+    # A:ul0(2) <-> B:ul0(2) and C:ul0(2) <-> D:ul0(2): indexes alike, nsids tell.
+    nsids = {(A, B): 5, (B, A): 0, (C, D): 5, (D, C): 0, (A, C): 1, (A, D): 2, (C, A): 7}
+    dumps = {
+        A: NamespaceDump((lo(), iface(2, "ul0", link=2, nsid=5))),
+        B: NamespaceDump((lo(), iface(2, "ul0", link=2, nsid=0))),
+        C: NamespaceDump((lo(), iface(2, "ul0", link=2, nsid=5))),
+        D: NamespaceDump((lo(), iface(2, "ul0", link=2, nsid=0))),
+    }
+    peers = resolve_veth_peers(dumps, lambda here, there: nsids.get((here, there)))
+    assert peers == {(A, 2): (B, 2), (B, 2): (A, 2), (C, 2): (D, 2), (D, 2): (C, 2)}
+
+
+def test_veth_in_one_namespace_and_peer_outside_the_inspection() -> None:
+    dumps = {
+        A: NamespaceDump(
+            (lo(), iface(2, "va", link=3), iface(3, "vb", link=2), iface(4, "out", link=9, nsid=3))
+        )
+    }
+    peers = resolve_veth_peers(dumps, lambda here, there: None)
+    assert peers == {(A, 2): (A, 3), (A, 3): (A, 2)}
+
+
+def _views() -> tuple[list[NamespaceView], dict]:
+    owners = Owners(make_plan(1))
+    node = NamespaceDump(
+        interfaces=(
+            lo(),
+            iface(2, "cni0", kind="bridge"),
+            iface(5, "veth1", link=2, nsid=0, master=2),
+        ),
+        addresses=(Address(2, "10.244.0.1/24", "universe", "cni0"),),
+        routes=(Route("10.244.0.0/24", "", 2, "10.244.0.1", "kernel", "link", "unicast", 0),),
+        fdb=(FdbEntry(2, 5, "02:00:00:00:00:05", None, True, "PERMANENT"),),
+    )
+    pod = NamespaceDump(
+        interfaces=(lo(), iface(2, "eth0", link=5, nsid=0)),
+        addresses=(Address(2, "10.244.0.2/24", "universe", "eth0"),),
+        routes=(Route("default", "10.244.0.1", 2, "", "static", "universe", "unicast", 0),),
+    )
+    views = [
+        NamespaceView(
+            NetnsRef("cnilab-node1", "/run/netns/cnilab-node1", A),
+            owners.owner("cnilab-node1"),
+            node,
+        ),
+        NamespaceView(
+            NetnsRef("cnilab-web", "/run/netns/cnilab-web", B), owners.owner("cnilab-web"), pod
+        ),
+    ]
+    return views, {(A, 5): (B, 2), (B, 2): (A, 5)}
+
+
+def test_graph_ids_edges_and_attributes() -> None:
+    views, peers = _views()
+    g = build_graph(views, peers)
+    node, pod = ns_id("cnilab-node1"), ns_id("cnilab-web")
+    cni0, veth, eth0 = (
+        if_id("cnilab-node1", "cni0"),
+        if_id("cnilab-node1", "veth1"),
+        if_id("cnilab-web", "eth0"),
+    )
+    assert g.nodes[node]["kind"] == "node"
+    assert g.nodes[pod]["node"] == "node1"  # no record: found through the veth
+    assert g.edges[node, cni0]["kind"] == "member"
+    assert g.edges[veth, cni0] == {"kind": "bridge-port", "port": veth, "bridge": cni0}
+    assert g.edges[veth, eth0] == {"kind": "veth", "underlay": False}
+    assert g.nodes[veth]["master"] == cni0
+    assert g.nodes[eth0]["peer"] == veth and g.nodes[veth]["peer"] == eth0
+    assert g.nodes[cni0]["fdb"] == [
+        {
+            "mac": "02:00:00:00:00:05",
+            "port": veth,
+            "vlan": None,
+            "local": True,
+            "state": "PERMANENT",
+        }
+    ]
+    assert g.nodes[pod]["routes"][0]["dev"] == "eth0"
+    assert g.nodes[eth0]["addresses"] == ["10.244.0.2/24"]
+
+    snap = Snapshot(1, 0.0, 0.0, g)
+    data = json.loads(snap.to_json())
+    assert {e["kind"] for e in data["edges"]} == {"member", "bridge-port", "veth"}
+    assert snap.same_content(Snapshot(2, 1.0, 0.0, build_graph(*_views())))
+
+
+def test_request_trims_the_attributes_it_does_not_decode() -> None:
+    reply = ifinfmsg()
+    reply["index"] = 3
+    reply["attrs"] = [
+        ("IFLA_IFNAME", "veth1"),
+        ("IFLA_TXQLEN", 1000),
+        ("IFLA_MTU", 1500),
+        ("IFLA_GROUP", 0),
+        ("IFLA_MASTER", 2),
+    ]
+    reply["header"]["type"] = RTM_NEWLINK
+    reply.encode()
+    order = [item[0] for item in ifinfmsg.nla_map]
+    request = Request(
+        ifinfmsg(), RTM_GETLINK, keep=[order.index("IFLA_IFNAME"), order.index("IFLA_MASTER")]
+    )
+    data = b"pad!" + bytes(reply.data)
+    trimmed = request.trim(data, 4, len(reply.data))
+    (msg,) = MarshalRtnl().parse(trimmed)
+    assert msg["index"] == 3
+    assert [name for name, _ in msg["attrs"]] == ["IFLA_IFNAME", "IFLA_MASTER"]
+    assert msg.get("ifname") == "veth1" and msg.get("master") == 2
+    assert len(request.with_seq(7)) == len(request.with_seq(8))
