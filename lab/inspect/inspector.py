@@ -135,13 +135,21 @@ class Inspector:
 
     def wait_events(self, timeout: float | None) -> tuple[set[NetnsKey], set[int]]:
         """Block until a namespace reports a change or an added reader is readable."""
-        return self._pool.wait(timeout)
+        with self._lock:
+            return self._pool.wait(timeout)
 
     def add_reader(self, fd: int) -> None:
-        self._pool.add_reader(fd)
+        with self._lock:
+            self._pool.add_reader(fd)
 
     def remove_reader(self, fd: int) -> None:
-        self._pool.remove_reader(fd)
+        with self._lock:
+            self._pool.remove_reader(fd)
+
+    def keys(self) -> set[NetnsKey]:
+        """The namespaces being inspected."""
+        with self._lock:
+            return set(self._refs)
 
     def watch_dirs(self) -> list[str]:
         dirs = [self.netns_dir]

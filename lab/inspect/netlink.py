@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import struct
 from collections.abc import Callable, Iterable
@@ -36,9 +37,11 @@ NETLINK_GET_STRICT_CHK = 12  # let the kernel filter dumps (route table, fdb mas
 NLM_F_DUMP_INTR = 0x10
 RECV_SIZE = 1 << 16
 RCVBUF = 1 << 20  # room for bursts of notifications (100 pods coming up at once)
+REPLY_TIMEOUT_MS = 5000  # the kernel answers at once; never hang a watcher on a lost reply
 DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
+_SEQ = struct.Struct("I")
 _NLA = struct.Struct("HH")  # length, type
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
@@ -70,15 +73,15 @@ class Request:
         msg["header"]["type"] = msg_type
         msg["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         msg.encode()
-        self._data = bytearray(msg.data)
+        data = bytes(msg.data)
+        self._head, self._tail = data[:8], data[12:]  # around the sequence number
         self.dump = dump
         self._fixed = _HEADER.size + msg.get_size() if keep is not None else 0
         self._keep = frozenset(keep) if keep is not None else None
         self.skip = skip
 
     def with_seq(self, seq: int) -> bytes:
-        struct.pack_into("I", self._data, 8, seq)
-        return bytes(self._data)
+        return self._head + _SEQ.pack(seq) + self._tail
 
     def trim(self, data: bytes, offset: int, length: int) -> bytes:
         if self._keep is None:
@@ -105,6 +108,8 @@ class RouteSocket:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
         self._marshal = MarshalRtnl()
         self._seq = 0
         self.events = False  # a notification was seen (and skipped) since the last drain
@@ -170,6 +175,8 @@ class RouteSocket:
         replies: list[nlmsg] = []
         interrupted = False
         while True:
+            if not self._poll.poll(REPLY_TIMEOUT_MS):
+                raise TimeoutError(f"no netlink reply within {REPLY_TIMEOUT_MS} ms")
             try:
                 data = self._sock.recv(RECV_SIZE)
             except OSError as e:

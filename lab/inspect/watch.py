@@ -38,6 +38,7 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
+RETRY_AFTER = 1.0  # seconds, after a failed refresh
 DIR_EVENTS = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 
 
@@ -207,11 +208,10 @@ class Watcher:
                 self._cond.notify_all()
 
     def _loop(self, inspector: Inspector, dirs: DirWatch) -> None:
-        self._publish(inspector.snapshot())
         fingerprint = inspector.fingerprint()
         next_scan = time.monotonic() + self.rescan
         changed: set[NetnsKey] = set()
-        first = last = 0.0
+        first = last = time.monotonic() - self.max_delay  # the first reading is due now
         while not self._stop.is_set():
             now = time.monotonic()
             if first:
@@ -237,7 +237,15 @@ class Watcher:
                 first = first or now
                 last = now
             if first and (now - last >= self.debounce or now - first >= self.max_delay):
-                snap = inspector.refresh(changed)
+                try:
+                    snap = inspector.refresh(changed)
+                except Exception as e:  # e.g. out of fds: say so, retry everything soon
+                    log.exception("refreshing the snapshot failed")
+                    self.error = e
+                    self._stop.wait(RETRY_AFTER)
+                    changed |= inspector.keys()
+                    continue
+                self.error = None
                 fingerprint = inspector.fingerprint()
                 changed.clear()
                 first = last = 0.0

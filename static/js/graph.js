@@ -85,7 +85,6 @@ export class Graph {
       autoungrabify: true,
       boxSelectionEnabled: false,
       selectionType: 'single',
-      wheelSensitivity: 0.3,
       minZoom: 0.05,
       maxZoom: 4,
     });

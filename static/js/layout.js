@@ -13,19 +13,19 @@
 
 import { natural, nsId } from './snapshot.js';
 
-export const IF_W = 124;
+export const IF_W = 134;
 export const IF_H = 38;
 export const LINE = 46; // interfaces stacked in one namespace
 export const ROW = 104; // one pod slot
-const LOOP_X = -150; // pod lo, outwards from the pod's eth0
-const VETH_X = 170; // host veths, relative to the pods' eth0 column
-const BRIDGE_X = 330;
-const UPLINK_X = 490;
-const PORT_GAP = 200; // node uplink -> its port on the underlay switch
+const LOOP_X = -160; // pod lo, outwards from the pod's eth0
+const VETH_X = 186; // host veths, relative to the pods' eth0 column
+const BRIDGE_X = 356;
+const UPLINK_X = 526;
+const PORT_GAP = 230; // node uplink -> its port on the underlay switch
 const PORTS_APART = 220; // two ports of the switch, when it sits between two nodes
 const COLUMN_W = 900; // one column, when there are three nodes or more
 const MISC_GAP = 420; // namespaces that belong nowhere: a column on the right
-const SPREAD = 150;
+const SPREAD = 160;
 
 /** Remembers which key holds which run of slots. */
 export class Slots {
@@ -200,7 +200,8 @@ export class Layout {
       const loose = this.slotsOf(this.ifSlots, underlay.id);
       loose.keepOnly(new Set(ifs.map((i) => i.id)));
       let bridgeK = 0;
-      for (const iface of ifs) {
+      const ordered = [...ifs].sort((a, b) => isLoopback(a) - isLoopback(b) || byName(a, b));
+      for (const iface of ordered) {
         const peer = iface.peer && model.interfaces.get(iface.peer);
         const peerNs = peer && model.namespaces.get(nsId(peer.ns));
         const node = peerNs && peerNs.kind === 'node' ? peerNs.node || peerNs.label : nodes.find((n) => iface.name === `to-${n}`);

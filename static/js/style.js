@@ -20,7 +20,7 @@ const SANS = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", s
 const MONO = 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace';
 
 export function graphStyle({ present = false } = {}) {
-  const s = present ? 1.25 : 1;
+  const s = present ? 1.12 : 1;
   const px = (n) => `${Math.round(n * s)}px`;
   const perKind = Object.entries(KIND_COLOURS).flatMap(([kind, c]) => [
     {
@@ -50,11 +50,11 @@ export function graphStyle({ present = false } = {}) {
         'background-opacity': 1,
         'border-color': '#94a3b8',
         'border-width': 2,
-        padding: px(22),
+        padding: '22px',
         'text-valign': 'top',
         'text-halign': 'center',
         'text-margin-y': -6,
-        'font-size': px(22),
+        'font-size': px(24),
         'font-weight': 'bold',
         color: '#0f172a',
         'corner-radius': 14,
@@ -65,7 +65,7 @@ export function graphStyle({ present = false } = {}) {
       style: {
         shape: 'round-rectangle',
         'border-width': 2,
-        padding: px(12),
+        padding: '12px',
         'text-valign': 'top',
         'text-halign': 'center',
         'text-margin-y': -3,
@@ -84,16 +84,16 @@ export function graphStyle({ present = false } = {}) {
       selector: 'node[type = "interface"]',
       style: {
         shape: 'round-rectangle',
-        width: Math.round(IF_W * (present ? 1.08 : 1)),
-        height: Math.round(IF_H * (present ? 1.1 : 1)),
+        width: IF_W,
+        height: IF_H,
         'background-color': '#ffffff',
         'border-width': present ? 3 : 2,
         'font-family': MONO,
-        'font-size': px(11),
+        'font-size': px(12),
         color: '#0f172a',
         'text-valign': 'center',
         'text-halign': 'center',
-        'text-max-width': `${IF_W * (present ? 1.08 : 1) - 6}px`,
+        'text-max-width': `${IF_W - 4}px`,
         'corner-radius': 6,
       },
     },
