@@ -4,6 +4,10 @@ The runtime finds plugins by type in CNI_PATH, so a student's file gets a bin di
 its own, holding an executable named like the type the node's config asks for
 (`pycni`), put first in CNI_PATH. It runs the file with cnilab's interpreter, so
 the student can build on `lab.cni`.
+
+A concurrency check sets CNILAB_BARRIER to a file it holds locked: every call
+starts, imports, then waits there, so all of them reach the student's code at
+once and a missing lock shows up every time, not by luck.
 """
 
 from __future__ import annotations
@@ -20,10 +24,16 @@ from lab.pycni.launcher import import_paths
 TYPE = "pycni"
 WRAPPER = """#!{python} -IS
 # Written by cnilab: runs a student's plugin as the `{type}` CNI plugin.
+import os
 import runpy
 import sys
 sys.path[:0] = {paths!r}
 sys.argv[0] = {file!r}
+if os.environ.get("CNILAB_BARRIER"):  # checks line up concurrent calls (see below)
+    import fcntl
+    import lab.cni.skel  # noqa: F401
+    with open(os.environ["CNILAB_BARRIER"]) as barrier:
+        fcntl.flock(barrier, fcntl.LOCK_SH)
 runpy.run_path({file!r}, run_name="__main__")
 """
 
