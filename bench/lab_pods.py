@@ -38,7 +38,11 @@ def reference_conf(plan: Plan) -> None:
                     "bridge": "cni0",
                     "isGateway": True,
                     "isDefaultGateway": True,
-                    "ipam": {"type": "host-local", "subnet": node.pod_cidr, "dataDir": node.ipam_dir},
+                    "ipam": {
+                        "type": "host-local",
+                        "subnet": node.pod_cidr,
+                        "dataDir": node.ipam_dir,
+                    },
                 }
             ],
         }

@@ -12,14 +12,14 @@ Edges (an undirected `nx.Graph`): kind "member" (namespace - interface), "veth"
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import networkx as nx
 
 from lab.inspect.namespaces import NetnsRef
-from lab.inspect.owners import NODE, POD, UNDERLAY, Owner
+from lab.inspect.owners import NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
 from lab.inspect.read import FdbEntry, Interface, NamespaceDump, Route
 
@@ -146,7 +146,7 @@ def _add_namespace(
         name=name,
         label=owner.label or name,
         node=node,
-        pod=asdict(owner.pod) if owner.pod else None,
+        pod=_pod(owner.pod) if owner.pod else None,
         routes=[_route(r, dev) for r in dump.routes],
         neighbours=[
             {"ip": n.ip, "mac": n.mac, "dev": dev.get(n.index, ""), "state": n.state}
@@ -190,6 +190,17 @@ def _iface_attrs(iface: Interface, ns: str) -> dict[str, Any]:
         "operstate": iface.operstate,
         "up": iface.up,
         "alias": iface.alias,
+    }
+
+
+def _pod(pod: PodRecord) -> dict[str, Any]:
+    return {
+        "name": pod.name,
+        "node": pod.node,
+        "container_id": pod.container_id,
+        "netns": pod.netns,
+        "attachments": [{"ifname": a.ifname, "network": a.network} for a in pod.attachments],
+        "created": pod.created,
     }
 
 

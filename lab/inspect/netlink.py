@@ -84,23 +84,23 @@ class Request:
         return self._head + _SEQ.pack(seq) + self._tail
 
     def trim(self, data: bytes, offset: int, length: int) -> bytes:
+        """One reply, without the attributes this request does not decode."""
         if self._keep is None:
             return data[offset : offset + length]
-        keep = self._keep
         start = (offset + self._fixed + 3) & ~3
-        parts = [b"", data[offset + _HEADER.size : start]]
+        parts = [data[offset + _HEADER.size : start]]
         pos, end = start, offset + length
-        while pos + 4 <= end:
+        while pos + _NLA.size <= end:
             nla_len, nla_type = _NLA.unpack_from(data, pos)
-            if nla_len < 4:
+            if nla_len < _NLA.size:
                 break
             step = (nla_len + 3) & ~3
-            if nla_type & NLA_TYPE_MASK in keep:
+            if nla_type & NLA_TYPE_MASK in self._keep:
                 parts.append(data[pos : pos + step])
             pos += step
         body = b"".join(parts)
-        parts[0] = _HEADER.pack(_HEADER.size + len(body), *_HEADER.unpack_from(data, offset)[1:])
-        return parts[0] + body
+        _, kind, flags, seq, port = _HEADER.unpack_from(data, offset)
+        return _HEADER.pack(_HEADER.size + len(body), kind, flags, seq, port) + body
 
 
 class RouteSocket:

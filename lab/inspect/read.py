@@ -3,7 +3,8 @@
 What is read: every link; IPv4 addresses; IPv4 routes of the main table; IPv4
 neighbours (ARP); and, for each bridge, its forwarding database (entries the bridge
 itself holds, not the ports' own multicast lists). The kernel filters routes and FDB
-entries (strict checking is on); nothing is written.
+entries (strict checking is on). Nothing is configured; as with `ip link`, dumping a
+link whose peer is elsewhere may make the kernel give that namespace an id.
 """
 
 from __future__ import annotations

@@ -1,28 +1,30 @@
 """Per-namespace netlink sockets: opened once, kept, and closed when the namespace goes.
 
-How a socket is opened (measured on the bench's 2 nodes x 100 pods, 202 namespaces,
-2 CPUs, pyroute2 0.9.7):
+How a socket is opened (measured on bench/inspect_snapshot.py's 2 nodes x 100 pods,
+202 namespaces, 2 CPUs, pyroute2 0.9.7):
 
-- `IPRoute(netns=name)` forks a helper per namespace: ~13 ms each, 2.6 s for all.
+- `IPRoute(netns=name)` forks a helper per namespace: 15-30 ms each, 3-6 s for all.
 - An `IPRoute()` made in a helper thread that entered the namespace is *wrong* when
   used from another thread: pyroute2 0.9 keeps the socket and event loop per thread,
-  so the owner thread silently gets a fresh socket in *its own* namespace (the test
-  run read the host's links through it).
+  so the owner thread silently gets a fresh socket in *its own* namespace (a trial
+  read the host's links through it).
 - `IPRoute()` made in the owner thread while it sits in the namespace (`in_netns`)
-  works, 150 ms to open all, but moves a caller thread and costs 4 fds a namespace
-  (socket, epoll, self-pipe pair): 808 fds.
-- A raw socket made in a helper thread, then `IPRoute(fileno=...)` in the owner: 170 ms
-  to open, 4 fds a namespace, and a full dump through the IPRoute objects 1.3 s.
+  works, 150 ms to open all, but moves a caller thread, and costs 4 fds a namespace
+  (socket, epoll, self-pipe pair).
+- A raw socket made in a helper thread, then `IPRoute(fileno=...)` in the owner
+  thread: correct, 170 ms to open all, also 4 fds a namespace; the same link, address,
+  route and neighbour dumps through these IPRoute objects took 1.3 s, 0.7 s through
+  raw sockets and pyroute2's parser.
 - Chosen: a raw `socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE)` made by one short-lived
   helper thread that enters each namespace in turn (`in_netns`, which returns in
-  `finally`), read with pyroute2's message classes (netlink.py). 15 ms to open all
-  202, one fd each, and no thread binding: a socket belongs to the namespace it was
-  made in whichever thread uses it. Dumps run at the speed of pyroute2's decoder
-  (the bench prints the figures).
+  `finally`), then read with pyroute2's message classes (netlink.py): 15-25 ms to open
+  all 202, one fd each, no event loop and no thread binding (a socket belongs to the
+  namespace it was made in, whichever thread reads it). With the kernel filtering
+  dumps and only the shown attributes decoded, a full snapshot takes ~0.3 s.
 
 Caveat: an open socket holds a reference on its namespace. A namespace removed from
 /run/netns lives on, with its veths, until the pool closes its socket on the next
-`sync` (the Watcher does that within milliseconds, on inotify).
+`sync` (the Watcher does that at once, on inotify).
 """
 
 from __future__ import annotations

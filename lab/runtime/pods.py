@@ -43,6 +43,7 @@ class Attachment:
     network: str
     plugin_file: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    extra_path: list[str] = field(default_factory=list)  # CNI bin dirs before the lab's
 
 
 @dataclass
@@ -131,9 +132,10 @@ class Runtime:
         return [pod for name in names if (pod := self.get(name)) is not None]
 
     # -- CNI -------------------------------------------------------------------------
-    def cni(self, node_name: str, plugin_file: str = "") -> CNIConfig:
+    def cni(self, node_name: str, plugin_file: str = "", extra_path: list[str] = ()) -> CNIConfig:
+        """`extra_path`: more CNI bin dirs, searched before the lab's (a chained plugin's)."""
         node = self.plan.node(node_name)
-        path = [self.plan.bin_dir]
+        path = [*extra_path, self.plan.bin_dir]
         if plugin_file:
             path.insert(0, str(student_bin_dir(self.plan, plugin_file)))
 
@@ -166,6 +168,7 @@ class Runtime:
         demo_delay: float = 0.0,
         network: str = "",
         ports: list[PortMapping] = (),
+        extra_path: list[str] = (),
     ) -> Pod:
         """Create a pod (or, when it exists, attach one more interface to it)."""
         try:
@@ -196,6 +199,7 @@ class Runtime:
                 plugin_file,
                 network,
                 self._runtime_conf(pod, ifname, demo_delay, ports),
+                list(extra_path),
             )
         except BaseException:
             if existing is None:
@@ -205,28 +209,39 @@ class Runtime:
         return pod
 
     def _network(
-        self, pod: Pod, plugin_file: str, network: str = "", new: bool = False
+        self,
+        pod: Pod,
+        plugin_file: str,
+        network: str = "",
+        new: bool = False,
+        extra_path: list[str] = (),
     ) -> tuple[CNIConfig, NetworkConfigList]:
         """The network of an attachment; for a new one, the first the pod is not on yet."""
         skip = frozenset(a.network for a in pod.attachments) if new else frozenset()
         try:
-            cni = self.cni(pod.node, plugin_file)
+            cni = self.cni(pod.node, plugin_file, extra_path)
             conf_dir = self.plan.node(pod.node).conf_dir
             return cni, select_network(conf_dir, cni.path, network, skip)
         except (CNIError, StudentPluginError) as e:
             raise PodError(f"node {pod.node} cannot run CNI: {e}") from e
 
     def _attach(
-        self, pod: Pod, ifname: str, plugin_file: str, network: str, rt: RuntimeConf
+        self,
+        pod: Pod,
+        ifname: str,
+        plugin_file: str,
+        network: str,
+        rt: RuntimeConf,
+        extra_path: list[str],
     ) -> None:
-        cni, net = self._network(pod, plugin_file, network, new=True)
+        cni, net = self._network(pod, plugin_file, network, new=True, extra_path=extra_path)
         try:
             result = cni.add_network_list(net, rt)
         except CNIError as e:
             with contextlib.suppress(CNIError):  # best effort; the journal keeps what it said
                 cni.del_network_list(net, rt)
             raise PodError(f"ADD of {pod.name}/{ifname} on {pod.node} failed: {e}") from e
-        pod.attachments.append(Attachment(ifname, net.name, plugin_file, result))
+        pod.attachments.append(Attachment(ifname, net.name, plugin_file, result, extra_path))
 
     def delete(self, name: str) -> Pod:
         """DEL every attachment (reverse order), then remove the namespace and the record.
@@ -237,7 +252,7 @@ class Runtime:
         if pod is None:
             raise PodError(f"no pod named {name!r}")
         for att in reversed(list(pod.attachments)):
-            cni, net = self._network(pod, att.plugin_file, att.network)
+            cni, net = self._network(pod, att.plugin_file, att.network, extra_path=att.extra_path)
             try:
                 cni.del_network_list(net, self._runtime_conf(pod, att.ifname))
             except CNIError as e:
@@ -254,7 +269,7 @@ class Runtime:
             raise PodError(f"no pod named {name!r}")
         checked = []
         for att in pod.attachments:
-            cni, net = self._network(pod, att.plugin_file, att.network)
+            cni, net = self._network(pod, att.plugin_file, att.network, extra_path=att.extra_path)
             try:
                 cni.check_network_list(net, self._runtime_conf(pod, att.ifname))
             except CNIError as e:

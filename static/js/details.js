@@ -40,6 +40,13 @@ function ifaceName(model, id) {
   return iface ? iface.name : id;
 }
 
+/** Leave out the columns that are empty in every row. */
+function compactTable(headers, rows, attrs) {
+  const keep = headers.map((_, i) => rows.some((r) => r[i] !== '' && r[i] !== undefined));
+  const pick = (cells) => cells.filter((_, i) => keep[i]);
+  return table(pick(headers), rows.map(pick), attrs);
+}
+
 function routesTable(ns) {
   const routes = ns.routes || [];
   if (!routes.length) return h('p', { class: 'muted', text: 'No IPv4 route.' });
@@ -47,15 +54,15 @@ function routesTable(ns) {
     const via = r.gateway || (r.nexthops || []).map((n) => `${n.gateway}@${n.dev}`).join(', ');
     return [
       h('code', { text: r.dst }),
-      via,
-      r.dev,
-      r.src,
-      r.type !== 'unicast' ? `${r.protocol} ${r.type}` : r.protocol,
-      r.scope,
+      via || '',
+      r.dev || '',
+      r.src || '',
+      r.type && r.type !== 'unicast' ? `${r.protocol} ${r.type}` : r.protocol || '',
+      r.scope === 'universe' ? '' : r.scope || '',
       r.metric ? String(r.metric) : '',
     ];
   });
-  return table(['destination', 'via', 'dev', 'src', 'proto', 'scope', 'metric'], rows, {
+  return compactTable(['destination', 'via', 'dev', 'src', 'proto', 'scope', 'metric'], rows, {
     'data-testid': 'routes',
   });
 }
@@ -63,7 +70,7 @@ function routesTable(ns) {
 function neighboursTable(ns) {
   const neighbours = ns.neighbours || [];
   if (!neighbours.length) return h('p', { class: 'muted', text: 'ARP table empty.' });
-  return table(
+  return compactTable(
     ['IP', 'MAC', 'dev', 'state'],
     neighbours.map((n) => [n.ip, h('code', { text: n.mac || '—' }), n.dev, n.state]),
     { 'data-testid': 'neighbours' },
@@ -179,14 +186,13 @@ function interfaceView(model, iface, { select }) {
     const fdb = iface.fdb || [];
     parts.push(
       fdb.length
-        ? table(
-            ['MAC', 'port', 'vlan', 'local', 'state'],
+        ? compactTable(
+            ['MAC', 'port', 'vlan', 'state'],
             fdb.map((e) => [
               h('code', { text: e.mac }),
               e.port ? link(model, e.port, ifaceName(model, e.port), select) : '',
               e.vlan ?? '',
-              e.local ? 'yes' : '',
-              e.state,
+              e.local ? `${e.state} (own)` : e.state,
             ]),
             { 'data-testid': 'fdb' },
           )

@@ -25,10 +25,17 @@ function namespaceLabel(ns) {
   }
 }
 
-function interfaceData(iface, ns) {
+/**
+ * `loopback` marks the lo interfaces the "loopback" toggle hides: those with nothing but
+ * 127/8, in a namespace that has other interfaces (a namespace with only lo keeps it, so
+ * its box stays where the layout puts it).
+ */
+function interfaceData(iface, ns, wired) {
   const address = mainAddress(iface);
   const quiet =
-    iface.kind === 'loopback' && (iface.addresses || []).every((a) => a.startsWith('127.'));
+    iface.kind === 'loopback' &&
+    wired.has(iface.ns) &&
+    (iface.addresses || []).every((a) => a.startsWith('127.'));
   return {
     id: iface.id,
     type: 'interface',
@@ -58,10 +65,13 @@ function elementsOf(model, placed) {
     },
     position: placed.positions.get(ns.id),
   }));
+  const wired = new Set(
+    [...model.interfaces.values()].filter((i) => i.kind !== 'loopback').map((i) => i.ns),
+  );
   const interfaces = [...model.interfaces.values()]
     .filter((i) => model.namespaces.has(`ns:${i.ns}`))
     .map((i) => ({
-      data: interfaceData(i, model.namespaces.get(`ns:${i.ns}`)),
+      data: interfaceData(i, model.namespaces.get(`ns:${i.ns}`), wired),
       position: placed.positions.get(i.id),
     }));
   const edges = model.edges.map((e) => ({ data: { ...e } }));

@@ -3,13 +3,16 @@
 //
 // One column per lab node, left to right in natural order. In a column, pods sit in a
 // vertical list of slots, each pod's interfaces level with their host-side veths in the
-// node's own netns, which holds three columns: host veths, bridges, uplinks (eth0, lo,
-// anything else). With one or two nodes their netns face each other and the underlay
-// switch sits between them, the internet below it; with more, every column has the same
-// orientation and the underlay and the internet sit above the columns.
+// node's own netns, which holds two columns: host veths, and bridges with the uplink
+// (eth0, then lo and anything else) above them. With one or two nodes their netns face
+// each other and the underlay switch sits between them, level with the uplinks, the
+// internet below it; with more, every column has the same orientation and the underlay
+// and the internet sit above the columns.
 //
 // Stability: slots are remembered. A pod keeps its slot while it exists; a new pod takes
 // the first free one (several new pods at once: in name order). Nothing else moves.
+// A pod whose node is not known yet (its netns exists, its veth does not) waits under
+// the internet and joins its node's column when its veth appears.
 
 import { natural, nsId } from './snapshot.js';
 
@@ -20,10 +23,10 @@ export const ROW = 104; // one pod slot
 const LOOP_X = -160; // pod lo, outwards from the pod's eth0
 const VETH_X = 186; // host veths, relative to the pods' eth0 column
 const BRIDGE_X = 356;
-const UPLINK_X = 526;
+const UPLINK_Y = -92; // the node's eth0, above its bridges
 const PORT_GAP = 230; // node uplink -> its port on the underlay switch
 const PORTS_APART = 220; // two ports of the switch, when it sits between two nodes
-const COLUMN_W = 900; // one column, when there are three nodes or more
+const COLUMN_W = 700; // one column, when there are three nodes or more
 const MISC_GAP = 420; // namespaces that belong nowhere: a column on the right
 const SPREAD = 160;
 
@@ -88,6 +91,7 @@ export class Layout {
   constructor() {
     this.podSlots = new Map(); // lab node name -> Slots of its pods
     this.miscSlots = new Slots(); // namespaces in the column on the right
+    this.pendingSlots = new Slots(); // pods whose node is not known yet
     this.ifSlots = new Map(); // namespace id -> Slots of its loose interfaces
   }
 
@@ -117,10 +121,11 @@ export class Layout {
     const columns = new Map(); // node name -> {x (pods' eth0), dir}
     nodes.forEach((name, i) => {
       if (between) {
-        const portX = UPLINK_X + PORT_GAP + i * PORTS_APART;
-        columns.set(name, i === 0 ? { x: 0, dir: 1, portX } : { x: portX + PORT_GAP + UPLINK_X, dir: -1, portX });
+        const portX = BRIDGE_X + PORT_GAP + i * PORTS_APART;
+        const x = i === 0 ? 0 : portX + PORT_GAP + BRIDGE_X;
+        columns.set(name, { x, dir: i === 0 ? 1 : -1, portX });
       } else {
-        columns.set(name, { x: i * COLUMN_W, dir: 1, portX: i * COLUMN_W + UPLINK_X });
+        columns.set(name, { x: i * COLUMN_W, dir: 1, portX: i * COLUMN_W + BRIDGE_X });
       }
     });
 
@@ -185,7 +190,7 @@ export class Layout {
       rest.sort((a, b) => rank(a) - rank(b) || byName(a, b));
       for (const iface of rest) {
         const k = loose.claim(iface.id);
-        positions.set(iface.id, { x: col.x + col.dir * UPLINK_X, y: k * LINE });
+        positions.set(iface.id, { x: col.x + col.dir * BRIDGE_X, y: UPLINK_Y - k * LINE });
       }
       if (!ifs.length) positions.set(ns.id, { x: col.x + col.dir * BRIDGE_X, y: 0 });
     }
@@ -193,7 +198,7 @@ export class Layout {
     // The underlay switch and the internet: between two nodes, or above many.
     const ports = [...columns.values()].map((c) => c.portX);
     const centre = ports.length ? (Math.min(...ports) + Math.max(...ports)) / 2 : 0;
-    const portsY = between ? 0 : -260;
+    const portsY = between ? UPLINK_Y : UPLINK_Y - 200;
     const dy = between ? 1 : -1;
     if (underlay) {
       const ifs = byNs.get(underlay.id);
@@ -217,16 +222,23 @@ export class Layout {
       }
       if (!ifs.length) positions.set(underlay.id, { x: centre, y: portsY });
     }
-    if (internet) {
-      const y = portsY + dy * LINE * 7;
-      this.placeRow(internet, byNs.get(internet.id), centre, y, positions, true);
+    const internetY = portsY + dy * LINE * 7;
+    if (internet) this.placeRow(internet, byNs.get(internet.id), centre, internetY, positions, true);
+
+    // Pods not on a node yet (a runtime's ADD in slow motion: the netns comes first):
+    // under the internet, between the two nodes, until their veth says where they run.
+    const pending = between ? misc.filter((ns) => ns.kind === 'pod') : [];
+    this.pendingSlots.keepOnly(new Set(pending.map((ns) => ns.id)));
+    for (const ns of pending) {
+      const y = internetY + LINE * 3 + this.pendingSlots.claim(ns.id) * ROW;
+      this.placeRow(ns, byNs.get(ns.id), centre, y, positions, true);
     }
 
-    // Everything else (the host, other namespaces, pods not on a node yet): a column
-    // on the right, one row each.
+    // Everything else (the host, other namespaces): a column on the right, one row each.
+    const rest = misc.filter((ns) => !pending.includes(ns));
     const rightmost = Math.max(0, ...[...positions.values()].map((p) => p.x), centre + 2 * SPREAD);
-    this.miscSlots.keepOnly(new Set(misc.map((ns) => ns.id)));
-    for (const ns of misc) {
+    this.miscSlots.keepOnly(new Set(rest.map((ns) => ns.id)));
+    for (const ns of rest) {
       const y = this.miscSlots.claim(ns.id) * ROW;
       this.placeRow(ns, byNs.get(ns.id), rightmost + MISC_GAP, y, positions, false);
     }

@@ -41,20 +41,26 @@ function entry(r) {
   const summary = h(
     'summary',
     { class: 'call-summary' },
-    h('span', { class: `cmd cmd-${String(r.command).toLowerCase()}`, text: r.command || '?' }),
-    h('span', { class: 'call-plugin', text: r.plugin }),
-    h('span', { class: 'call-where', text: r.node }),
-    h('span', {
-      class: 'call-target',
-      title: `${r.container_id} ${r.ifname}`,
-      text: `${shortId(r.container_id, 8)}${r.ifname ? ` / ${r.ifname}` : ''}`,
-    }),
-    h('span', {
-      class: failed ? 'exit exit-bad' : 'exit exit-ok',
-      text: failed ? `exit ${r.exit}` : 'ok',
-    }),
-    h('span', { class: 'call-ms', text: `${Math.round(r.ms ?? 0)} ms` }),
-    h('span', { class: 'call-time', text: clock(r.time) }),
+    h(
+      'span',
+      { class: 'call-line' },
+      h('span', { class: `cmd cmd-${String(r.command).toLowerCase()}`, text: r.command || '?' }),
+      h('span', { class: 'call-plugin', text: r.plugin }),
+      h('span', { class: 'call-where', text: `on ${r.node}` }),
+      r.ifname ? h('code', { class: 'call-if', text: r.ifname }) : null,
+      h('span', {
+        class: failed ? 'exit exit-bad' : 'exit exit-ok',
+        text: failed ? `exit ${r.exit}` : 'exit 0',
+      }),
+      h('span', { class: 'call-ms', text: `${Math.round(r.ms ?? 0)} ms` }),
+    ),
+    h(
+      'span',
+      { class: 'call-line call-meta' },
+      h('span', { title: r.container_id, text: `container ${shortId(r.container_id, 10)}` }),
+      r.network ? h('span', { text: `net ${r.network}` }) : null,
+      h('span', { class: 'call-time', text: clock(r.time) }),
+    ),
     error ? h('span', { class: 'call-error', text: error }) : null,
   );
   const env = Object.entries(r.env || {}).sort(([a], [b]) => a.localeCompare(b));

@@ -1,0 +1,152 @@
+"""A real lab, the real app on a loopback port, and Debian's Chromium driven by Playwright.
+
+One lab and one browser per module (the tests are fast that way); each test gets a
+fresh page. Servers, the topology thread and the lab are stopped even when a test fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from lab.cluster import build
+from lab.runtime.pods import Runtime
+from tests.conftest import RunningLab, new_plan
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LIVE_SOURCE = importlib.util.find_spec("app.topology") is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives a real headless Chromium")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    reason = ""
+    if not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "the playwright package is missing (pip install playwright)"
+    if reason:
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    plan = build.up(new_plan(tmp_path_factory.mktemp("browser")))
+    try:
+        yield RunningLab(plan, Runtime(plan))
+    finally:
+        build.down(plan)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Publisher:
+    """Stand-in for app.topology until it exists: the inspector's watcher, into the hub."""
+
+    def __init__(self, app: Any, state_dir: str) -> None:
+        from lab.cluster.plan import load_plan
+        from lab.inspect.inspector import Inspector
+        from lab.inspect.watch import Watcher
+
+        hub = app.extensions["cnilab"].hub
+        self.watcher = Watcher(Inspector(load_plan(state_dir))).start()
+        self.watcher.on_change(lambda snap: hub.publish(snap.to_dict()))
+        first = self.watcher.wait(0, timeout=5)
+        if first is not None:
+            hub.publish(first.to_dict())
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        self.watcher.inspector.close()
+
+
+@pytest.fixture(scope="module")
+def serve(lab: RunningLab) -> Iterator[Callable[..., str]]:
+    """serve(**config) -> base URL of the app on the lab, in a thread on a free port."""
+    started: list[tuple[Any, threading.Thread, Any, Any]] = []
+
+    def start(**config: Any) -> str:
+        app = create_app(
+            {
+                "STATE_DIR": lab.plan.state_dir,
+                "TOPOLOGY_SOURCE": "inspector" if LIVE_SOURCE else "none",
+                **config,
+            }
+        )
+        publisher = None if LIVE_SOURCE else _Publisher(app, lab.plan.state_dir)
+        server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="browser-app", daemon=True)
+        thread.start()
+        started.append((server, thread, app, publisher))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    try:
+        yield start
+    finally:
+        for server, thread, app, publisher in started:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+            app.extensions["cnilab"].hub.stop()
+            if publisher is not None:
+                publisher.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def wait_for_graph(page: Any, timeout: float = 10_000) -> None:
+    page.wait_for_function(
+        "() => window.cnilab && window.cnilab.cy.nodes('[type = \"labnode\"]').length > 0",
+        timeout=timeout,
+    )
