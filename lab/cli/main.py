@@ -26,6 +26,8 @@ COMMANDS = {
     "serve": "lab.cli.cmd_serve:serve",
     "trace": "lab.cli.cmd_trace:trace",
     "exercise": "lab.cli.cmd_exercise:exercise",
+    "node": "lab.cli.cmd_node:node",
+    "install": "lab.cli.cmd_install:install",
 }
 
 

@@ -25,9 +25,9 @@ from lab.cluster import firewall, node_setup
 from lab.cluster.node_spec import NodeSpec
 from lab.cluster.node_state import Before, NodeState, load_state, save_state
 from lab.kernel import addrs, links
+from lab.kernel.netns import in_netns
 from lab.kernel.nftables import NftError
 from lab.kernel.nftables import _nft as nft_binary
-from lab.kernel.netns import in_netns
 from lab.kernel.sysctl import read_sysctl, write_sysctl
 
 CONF = Path("/proc/sys/net/ipv4/conf")  # per namespace: what the calling thread is in
@@ -154,6 +154,13 @@ def plan_state(ipr: IPRoute, spec: NodeSpec, old: NodeState | None, netns: str |
     return state
 
 
+def old_peer_address(old: NodeState | None, cidr: str) -> str | None:
+    """Where our route to a peer that left pointed (to delete exactly that route)."""
+    if old is None:
+        return None
+    return next((p.address for p in old.spec.peers if p.pod_cidr == cidr), None)
+
+
 def init(spec: NodeSpec, state_file: Path, netns: str | None = None) -> NodeState:
     """Make the host a node; run again with the same spec: same state (peers may change)."""
     old = load_state(state_file)
@@ -163,7 +170,7 @@ def init(spec: NodeSpec, state_file: Path, netns: str | None = None) -> NodeStat
             state = plan_state(ipr, spec, old, netns)
             wanted = {p.pod_cidr for p in spec.peers}
             for cidr in [c for c in state.before.routes if c not in wanted]:  # peers gone
-                restore_route(ipr, cidr, state.before.routes.pop(cidr), old_spec_gateway(old, cidr))
+                restore_route(ipr, cidr, state.before.routes.pop(cidr), old_peer_address(old, cidr))
             state.spec = spec
             save_state(state_file, state)  # before any change: undo must know how it was
             try:
@@ -180,12 +187,6 @@ def init(spec: NodeSpec, state_file: Path, netns: str | None = None) -> NodeStat
         finally:
             save_state(state_file, state)
     return state
-
-
-def old_spec_gateway(old: NodeState | None, cidr: str) -> str | None:
-    if old is None:
-        return None
-    return next((p.address for p in old.spec.peers if p.pod_cidr == cidr), None)
 
 
 # -- undo --------------------------------------------------------------------------------
