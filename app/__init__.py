@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from app import api, errors, events, labstate, pages, security
+    from app import api, errors, events, exercises, labstate, pages, security
 
     errors.init_app(app)
     security.init_app(app)
@@ -38,4 +38,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(exercises.bp)
     return app
