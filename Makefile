@@ -3,29 +3,37 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 iptables nftables iputils-ping containernetworking-plugins util-linux
+APT_PACKAGES := iproute2 iptables nftables iputils-ping containernetworking-plugins util-linux \
+	chromium
 STAMP := $(VENV)/.installed
+NPM_STAMP := static/node_modules/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
-.PHONY: up down test lint bench setup apt clean
+.PHONY: up down serve test lint bench setup apt clean
 
-up: setup  ## install everything, bring up the two-node lab
-	$(BIN)/cnilab up
+up: setup  ## install everything, bring up the two-node lab, serve the web app
+	$(BIN)/cnilab status >/dev/null 2>&1 || $(BIN)/cnilab up
+	$(BIN)/cnilab serve --host $(HOST) --port $(PORT)
 
 down: setup
 	$(BIN)/cnilab down
 
-test: setup  ## lint, then every test tier (needs root: real namespaces)
+test: setup  ## lint, then every test tier (needs root: real namespaces, real browser)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python bench/plugin_add_del.py
+	$(BIN)/python bench/lab_pods.py
+	$(BIN)/python bench/trace_time.py
 
-setup: apt $(STAMP)
+setup: apt $(STAMP) $(NPM_STAMP)
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
@@ -35,7 +43,12 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m compileall -q lab app exercises
 	touch $(STAMP)
 
+$(NPM_STAMP): static/package.json static/package-lock.json
+	cd static && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info static/node_modules
