@@ -202,6 +202,27 @@ function interfaceView(model, iface, { select }) {
   return parts;
 }
 
+/** A lab node's box stands for the node's own netns. */
+function resolve(model, id) {
+  if (!id.startsWith('node:')) return id;
+  const name = id.slice('node:'.length);
+  const ns = [...model.namespaces.values()].find((n) => n.kind === 'node' && n.node === name);
+  return ns ? ns.id : id;
+}
+
+/** Changes when what the panel would show for `id` changes (to skip needless redraws). */
+export function detailsKey(model, id) {
+  if (!id) return '';
+  id = resolve(model, id);
+  const record = model.namespaces.get(id) || model.interfaces.get(id);
+  if (!record) return `gone:${id}`;
+  const around =
+    record.type === 'namespace'
+      ? interfacesOf(model, id).map((i) => i.id)
+      : [...model.interfaces.values()].filter((i) => i.master === id).map((i) => i.id);
+  return JSON.stringify([record, around]);
+}
+
 /** Render the details of `id` (a namespace or interface id) into `el`. */
 export function renderDetails(el, model, id, options) {
   clear(el);
@@ -214,14 +235,7 @@ export function renderDetails(el, model, id, options) {
     );
     return;
   }
-  if (id.startsWith('node:')) {
-    const name = id.slice('node:'.length);
-    const ns = [...model.namespaces.values()].find((n) => n.kind === 'node' && n.node === name);
-    if (ns) {
-      renderDetails(el, model, ns.id, options);
-      return;
-    }
-  }
+  id = resolve(model, id);
   const ns = model.namespaces.get(id);
   const iface = model.interfaces.get(id);
   if (ns) el.append(...namespaceView(model, ns, options));

@@ -4,7 +4,7 @@
 
 /* global cytoscape */
 import { Layout } from './layout.js';
-import { describeNamespace, mainAddress } from './snapshot.js';
+import { mainAddress } from './snapshot.js';
 import { graphStyle } from './style.js';
 
 const MAX_FIT_ZOOM = 1.6;
@@ -60,7 +60,6 @@ function elementsOf(model, placed) {
       parent: placed.parents.get(ns.id) ?? undefined,
       kind: ns.kind,
       label: namespaceLabel(ns),
-      title: describeNamespace(ns),
       error: ns.error || '',
     },
     position: placed.positions.get(ns.id),
@@ -105,7 +104,7 @@ export class Graph {
     this.cy.on('viewport', () => {
       if (!this.programmatic) this.follow = false;
     });
-    window.addEventListener('resize', () => this.refit());
+    window.addEventListener('resize', () => (this.follow ? this.refit() : this.cy.resize()));
   }
 
   /** Apply one snapshot (from parseSnapshot) as a diff. */
@@ -115,6 +114,8 @@ export class Graph {
     const want = elementsOf(model, placed);
     const wantIds = new Set([...want.nodes, ...want.edges].map((e) => e.data.id));
     const added = [];
+    let removed = 0;
+    let moved = false;
     const cy = this.cy;
     cy.batch(() => {
       for (const el of want.nodes) {
@@ -139,9 +140,11 @@ export class Graph {
           const p = cur.position();
           if (el.position && cur.isChildless() && (p.x !== el.position.x || p.y !== el.position.y)) {
             cur.position({ ...el.position });
+            moved = true;
           }
         }
-        cur.toggleClass('quiet', Boolean(el.data.loopback) && !this.showLoopback);
+        const quiet = Boolean(el.data.loopback) && !this.showLoopback;
+        if (cur.hasClass('quiet') !== quiet) cur.toggleClass('quiet', quiet);
       }
       for (const el of want.edges) {
         const cur = cy.getElementById(el.data.id);
@@ -154,15 +157,19 @@ export class Graph {
           cur.data({ ...rest, sig });
         }
       }
-      cy.edges().filter((e) => !wantIds.has(e.id())).remove();
+      const gone = cy.edges().filter((e) => !wantIds.has(e.id()));
+      removed += gone.length;
+      gone.remove();
       for (const type of ['interface', 'namespace', 'labnode']) {
-        cy.nodes(`[type = "${type}"]`).filter((n) => !wantIds.has(n.id())).remove();
+        const left = cy.nodes(`[type = "${type}"]`).filter((n) => !wantIds.has(n.id()));
+        removed += left.length;
+        left.remove();
       }
     });
     if (!first) this.flash(added);
     this.refreshRelated();
-    if (first || this.follow) this.refit();
-    return { added };
+    if (first || (this.follow && (added.length || removed || moved))) this.refit();
+    return { added, removed };
   }
 
   flash(ids) {

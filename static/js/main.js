@@ -1,7 +1,7 @@
 // Wires the page: token, graph, details, transcript, pod actions, live events.
 
 import { adoptToken, getCalls, getTopology, subscribe } from './api.js';
-import { renderDetails } from './details.js';
+import { detailsKey, renderDetails } from './details.js';
 import { Graph } from './graph.js';
 import { PodActions } from './pods.js';
 import { parseSnapshot } from './snapshot.js';
@@ -22,14 +22,19 @@ function start() {
     document.getElementById('calls-empty'),
   );
   let model = parseSnapshot(null);
-  let lastSeq = -1;
+  let lastStamp = '';
   let selected = null;
 
-  const showDetails = () =>
+  let shownKey = null;
+  const showDetails = (force = true) => {
+    const key = detailsKey(model, selected);
+    if (!force && key === shownKey) return;
+    shownKey = key;
     renderDetails(detailsEl, model, selected, {
       select: (id) => graph.select(id),
       actions: readOnly ? null : (ns) => pods.deleteButton(ns),
     });
+  };
 
   const graph = new Graph(document.getElementById('cy'), {
     onSelect: (id) => {
@@ -40,15 +45,16 @@ function start() {
 
   function onTopology(data) {
     const seq = data && data.graph ? data.graph.seq : 0;
-    if (seq && seq === lastSeq) return;
-    lastSeq = seq;
+    const stamp = data && data.graph ? `${seq}@${data.graph.taken_at}` : '';
+    if (stamp && stamp === lastStamp) return; // the same snapshot, by fetch and by event
+    lastStamp = stamp;
     model = parseSnapshot(data);
     graph.apply(model);
     emptyEl.hidden = model.nodes.length > 0;
     pods.setNodes(model.nodes);
     if (selected) {
       if (graph.cy.getElementById(selected).empty()) graph.select(null);
-      else showDetails();
+      else showDetails(false);
     }
     app.dataset.seq = String(seq);
   }

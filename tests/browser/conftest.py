@@ -1,4 +1,5 @@
-"""A real lab, the real app on a loopback port, and Debian's Chromium driven by Playwright.
+"""A real lab, the real app (live topology from the inspector) on a loopback port, and
+Debian's Chromium driven by Playwright.
 
 One lab and one browser per module (the tests are fast that way); each test gets a
 fresh page. Servers, the topology thread and the lab are stopped even when a test fails.
@@ -34,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LIVE_SOURCE = importlib.util.find_spec("app.topology") is not None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,56 +68,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Publisher:
-    """Stand-in for app.topology until it exists: the inspector's watcher, into the hub."""
-
-    def __init__(self, app: Any, state_dir: str) -> None:
-        from lab.cluster.plan import load_plan
-        from lab.inspect.inspector import Inspector
-        from lab.inspect.watch import Watcher
-
-        hub = app.extensions["cnilab"].hub
-        self.watcher = Watcher(Inspector(load_plan(state_dir))).start()
-        self.watcher.on_change(lambda snap: hub.publish(snap.to_dict()))
-        first = self.watcher.wait(0, timeout=5)
-        if first is not None:
-            hub.publish(first.to_dict())
-
-    def stop(self) -> None:
-        self.watcher.stop()
-        self.watcher.inspector.close()
-
-
 @pytest.fixture(scope="module")
 def serve(lab: RunningLab) -> Iterator[Callable[..., str]]:
-    """serve(**config) -> base URL of the app on the lab, in a thread on a free port."""
-    started: list[tuple[Any, threading.Thread, Any, Any]] = []
+    """serve(**config) -> base URL of the app on the lab, in a thread on a free port.
+
+    One server per distinct config, shared by the module's tests.
+    """
+    started: list[tuple[Any, threading.Thread, Any]] = []
+    urls: dict[str, str] = {}
 
     def start(**config: Any) -> str:
+        key = repr(sorted(config.items()))
+        if key not in urls:
+            urls[key] = _start(**config)
+        return urls[key]
+
+    def _start(**config: Any) -> str:
         app = create_app(
-            {
-                "STATE_DIR": lab.plan.state_dir,
-                "TOPOLOGY_SOURCE": "inspector" if LIVE_SOURCE else "none",
-                **config,
-            }
+            {"STATE_DIR": lab.plan.state_dir, "TOPOLOGY_SOURCE": "inspector", **config}
         )
-        publisher = None if LIVE_SOURCE else _Publisher(app, lab.plan.state_dir)
         server = make_server("127.0.0.1", _free_port(), app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="browser-app", daemon=True)
         thread.start()
-        started.append((server, thread, app, publisher))
+        started.append((server, thread, app))
         return f"http://127.0.0.1:{server.server_port}"
 
     try:
         yield start
     finally:
-        for server, thread, app, publisher in started:
+        for server, thread, app in started:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
-            app.extensions["cnilab"].hub.stop()
-            if publisher is not None:
-                publisher.stop()
+            app.extensions["cnilab"].hub.stop()  # closes the inspector's sockets
 
 
 @pytest.fixture(scope="module")
