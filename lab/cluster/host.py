@@ -117,10 +117,10 @@ def table_exists(family: str, name: str) -> bool:
 
 
 def capture_before(ipr: IPRoute, spec: NodeSpec) -> Before:
-    bridge_existed, gateway_existed = False, False
+    bridge_existed, bridge_up, gateway_existed = False, False, False
     with contextlib.suppress(links.LinkNotFound):
         bridge = links.link_by_name(ipr, spec.bridge)
-        bridge_existed = True
+        bridge_existed, bridge_up = True, bridge.up
         gateway = ipaddress.ip_interface(
             f"{spec.gateway}/{ipaddress.ip_network(spec.pod_cidr).prefixlen}"
         )
@@ -130,6 +130,7 @@ def capture_before(ipr: IPRoute, spec: NodeSpec) -> Before:
         forwarding=forwarding_sysctls(),
         accept_redirects=(CONF / "all" / "accept_redirects").read_text().strip(),
         bridge_existed=bridge_existed,
+        bridge_up=bridge_up,
         gateway_existed=gateway_existed,
         masquerade_existed=table_exists("ip", node_setup.NAT_TABLE),
     )
@@ -222,6 +223,20 @@ def bridge_ports(ipr: IPRoute, bridge: str) -> list[str]:
     return [link.name for link in links.list_links(ipr) if link.master == index]
 
 
+def restore_bridge(ipr: IPRoute, spec: NodeSpec, before: Before) -> None:
+    """A bridge that was there stays: only our gateway address and its state go back."""
+    try:
+        index = links.link_by_name(ipr, spec.bridge).index
+    except links.LinkNotFound:
+        return
+    if not before.gateway_existed:
+        prefixlen = ipaddress.ip_network(spec.pod_cidr).prefixlen
+        with contextlib.suppress(NetlinkError):
+            ipr.addr("del", index=index, address=spec.gateway, prefixlen=prefixlen)
+    if not before.bridge_up:
+        ipr.link("set", index=index, state="down")
+
+
 def restore_sysctls(before: Before) -> None:
     """ip_forward first (writing it resets every conf/*/forwarding), then the rest."""
     write_sysctl("net.ipv4.ip_forward", before.ip_forward)
@@ -264,11 +279,8 @@ def undo(state_file: Path, netns: str | None = None, force: bool = False) -> Nod
                 restore_route(ipr, peer.pod_cidr, before.routes.get(peer.pod_cidr), peer.address)
             if not before.bridge_existed:
                 links.delete_link(ipr, spec.bridge)
-            elif not before.gateway_existed:
-                prefixlen = ipaddress.ip_network(spec.pod_cidr).prefixlen
-                with contextlib.suppress(NetlinkError, links.LinkNotFound):
-                    index = links.link_by_name(ipr, spec.bridge).index
-                    ipr.addr("del", index=index, address=spec.gateway, prefixlen=prefixlen)
+            else:
+                restore_bridge(ipr, spec, before)
         restore_sysctls(before)
     state_file.unlink()
     return state

@@ -35,6 +35,7 @@ class Before:
     forwarding: dict[str, str]  # conf/<dev>/forwarding: writing ip_forward resets them all
     accept_redirects: str  # conf/all/accept_redirects: the kernel flips it with ip_forward
     bridge_existed: bool
+    bridge_up: bool  # ensure_bridge sets it up
     gateway_existed: bool
     masquerade_existed: bool
     routes: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # peer CIDR -> old

@@ -37,10 +37,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives a real headless Chromium")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     reason = ""
     if not os.path.exists(CHROMIUM):
