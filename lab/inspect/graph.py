@@ -5,7 +5,8 @@ internet|host|other, label, node, pod, routes, neighbours, error) and interfaces
 "if:<namespace>:<ifname>" (attrs: type "interface", ns, name, index, kind, mac, mtu,
 operstate, up, addresses, master, peer, alias, network, and fdb on bridges).
 Edges (an undirected `nx.Graph`): kind "member" (namespace - interface), "veth"
-(one edge per pair; `underlay` marks the links between nodes and the underlay) and
+(one edge per pair; `underlay` marks the links between nodes, the underlay and the
+"internet", not those of pods) and
 "bridge-port" (attrs `bridge` and `port` give the direction).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from lab.inspect.namespaces import NetnsRef
-from lab.inspect.owners import NODE, POD, UNDERLAY, Owner, PodRecord
+from lab.inspect.owners import INTERNET, NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
 from lab.inspect.read import FdbEntry, Interface, NamespaceDump, Route
 
@@ -125,7 +126,8 @@ def build_graph(views: list[NamespaceView], peers: dict[IfRef, IfRef]) -> nx.Gra
         a, b = index.iface(end), index.iface(peer)
         if a and b and a < b:
             kinds = {index.kinds[end[0]], index.kinds[peer[0]]}
-            g.add_edge(a, b, kind="veth", underlay=kinds in ({NODE, UNDERLAY}, {NODE}))
+            underlay = end[0] != peer[0] and kinds <= {NODE, UNDERLAY, INTERNET}
+            g.add_edge(a, b, kind="veth", underlay=underlay)
     return g
 
 

@@ -3,6 +3,7 @@ Debian's Chromium driven by Playwright.
 
 One lab and one browser per module (the tests are fast that way); each test gets a
 fresh page. Servers, the topology thread and the lab are stopped even when a test fails.
+The exercises' workspace (CNILAB_WORKSPACE) is a temporary directory, never ~/cnilab-work.
 """
 
 from __future__ import annotations
@@ -65,7 +66,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def serve(lab: RunningLab) -> Iterator[Callable[..., str]]:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The student's workspace for the module's app, set before any app exists."""
+    root = tmp_path_factory.mktemp("workspace")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNILAB_WORKSPACE", str(root))
+        yield root
+
+
+@pytest.fixture(scope="module")
+def serve(lab: RunningLab, workspace: Path) -> Iterator[Callable[..., str]]:
     """serve(**config) -> base URL of the app on the lab, in a thread on a free port.
 
     One server per distinct config, shared by the module's tests.
@@ -129,3 +139,23 @@ def wait_for_graph(page: Any, timeout: float = 10_000) -> None:
         "() => window.cnilab && window.cnilab.cy.nodes('[type = \"labnode\"]').length > 0",
         timeout=timeout,
     )
+
+
+POD_WIRED = """([eth0Id, box, bridgeId]) => {
+  const cy = window.cnilab.cy;
+  const eth0 = cy.getElementById(eth0Id);
+  if (eth0.empty() || eth0.parent().parent().id() !== box) return false;
+  const hostEnd = eth0.connectedEdges('[kind = "veth"]').connectedNodes().not(eth0);
+  return hostEnd.length === 1 &&
+    hostEnd.connectedEdges('[kind = "bridge-port"]').targets().some(b => b.id() === bridgeId);
+}"""
+
+
+def wait_pod_wired(page: Any, lab: RunningLab, pod: str, node: str, timeout: float) -> None:
+    """Until the pod's eth0 is drawn in the node's box, veth-paired to a port of its cni0."""
+    args = [
+        f"if:{lab.plan.pod_netns(pod)}:eth0",
+        f"node:{node}",
+        f"if:{lab.plan.node(node).netns}:cni0",
+    ]
+    page.wait_for_function(POD_WIRED, arg=args, timeout=timeout)

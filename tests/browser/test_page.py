@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, wait_for_graph
+from tests.browser.conftest import ARTIFACTS, wait_for_graph, wait_pod_wired
 from tests.conftest import RunningLab
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]
@@ -21,25 +21,7 @@ def ns_of(lab: RunningLab, pod: str) -> str:
     return f"ns:{lab.plan.pod_netns(pod)}"
 
 
-POD_WIRED = """([eth0Id, box, bridgeId]) => {
-  const cy = window.cnilab.cy;
-  const eth0 = cy.getElementById(eth0Id);
-  if (eth0.empty() || eth0.parent().parent().id() !== box) return false;
-  const hostEnd = eth0.connectedEdges('[kind = "veth"]').connectedNodes().not(eth0);
-  return hostEnd.length === 1 &&
-    hostEnd.connectedEdges('[kind = "bridge-port"]').targets().some(b => b.id() === bridgeId);
-}"""
 GONE = "(id) => window.cnilab.cy.getElementById(id).empty()"
-
-
-def wait_pod_wired(page: Any, lab: RunningLab, pod: str, node: str, timeout: float) -> None:
-    """Until the pod's eth0 is drawn in the node's box, veth-paired to a port of its cni0."""
-    args = [
-        f"if:{lab.plan.pod_netns(pod)}:eth0",
-        f"node:{node}",
-        f"if:{lab.plan.node(node).netns}:cni0",
-    ]
-    page.wait_for_function(POD_WIRED, arg=args, timeout=timeout)
 
 
 def positions(page: Any) -> dict[str, dict[str, float]]:

@@ -49,7 +49,9 @@ class Lab:
     def add_pod(self, node: int, cid: str, record: bool = True) -> Pod:
         n = self.nodes[node]
         netns = self.namespaces.new("pod")
-        call = n.run("ADD", n.conf(), cid, netns)
+        subnet = self.plan.nodes[node].pod_cidr
+        ipam = {"type": "pycni-ipam", "subnet": subnet, "dataDir": str(n.data_dir)}
+        call = n.run("ADD", n.conf(ipam=ipam), cid, netns)
         assert call.exit == 0, call.stdout + call.stderr
         result = call.json
         pod = Pod(
@@ -81,7 +83,7 @@ class Lab:
         os.replace(tmp, folder / f"{pod.name}.json")
 
 
-def _make_node(namespaces: Namespaces, tmp: Path, bin_dir: Path, subnet: str) -> Node:
+def _make_node(namespaces: Namespaces, tmp: Path, bin_dir: Path) -> Node:
     tmp.mkdir(parents=True)
     node = Node(
         name=namespaces.new("node"),
@@ -92,14 +94,6 @@ def _make_node(namespaces: Namespaces, tmp: Path, bin_dir: Path, subnet: str) ->
         extra_env={"PYCNI_NO_AGENT": "1"},
     )
     node.sh("ip", "link", "set", "lo", "up")
-    conf = node.conf
-
-    def conf_for_node(**over: object) -> dict:
-        c = conf(**over)
-        c["ipam"]["subnet"] = subnet
-        return c
-
-    node.conf = conf_for_node  # type: ignore[method-assign]
     return node
 
 
@@ -148,8 +142,8 @@ def lab(namespaces: Namespaces, tmp_path: Path) -> Iterator[Lab]:
     if not shutil.which("nsenter"):
         pytest.skip("nsenter (util-linux) is needed")
     bin_dir = make_bin_dir(tmp_path / "bin")
-    n1 = _make_node(namespaces, tmp_path / "node1", bin_dir, "10.244.0.0/24")
-    n2 = _make_node(namespaces, tmp_path / "node2", bin_dir, "10.244.1.0/24")
+    n1 = _make_node(namespaces, tmp_path / "node1", bin_dir)
+    n2 = _make_node(namespaces, tmp_path / "node2", bin_dir)
     underlay = namespaces.new("underlay")
     _wire_underlay(n1, n2, underlay)
     state = tmp_path / "state"

@@ -14,6 +14,12 @@ from lab.runtime.journal import Journal
 from lab.runtime.pods import PodError
 from tests.conftest import RunningLab
 
+
+def lab_netns(lab: RunningLab) -> set[str]:
+    """This lab's namespaces (other tests may make and remove theirs meanwhile)."""
+    return {ns for ns in list_netns() if ns.startswith(lab.plan.prefix + "-")}
+
+
 pytestmark = pytest.mark.root
 
 
@@ -119,10 +125,10 @@ def test_second_interface_lands_on_the_secondary_network(lab: RunningLab) -> Non
 def test_bad_input_is_a_clear_error_and_makes_nothing(
     lab: RunningLab, kwargs: dict, words: str
 ) -> None:
-    before = set(list_netns())
+    before = lab_netns(lab)
     with pytest.raises(PodError, match=words):
         lab.runtime.add(**kwargs)
-    assert set(list_netns()) == before
+    assert lab_netns(lab) == before
 
 
 def test_duplicate_pod_interface_is_refused(lab: RunningLab) -> None:
@@ -153,10 +159,10 @@ def test_a_failing_plugin_leaves_no_pod_and_the_journal_keeps_the_call(
 ) -> None:
     plugin = tmp_path / "student.py"
     plugin.write_text(source)
-    before = set(list_netns())
+    before = lab_netns(lab)
     with pytest.raises(PodError, match="ADD of broken/eth0 on node1 failed"):
         lab.runtime.add("broken", "node1", plugin_file=str(plugin))
-    assert set(list_netns()) == before
+    assert lab_netns(lab) == before
     assert lab.runtime.get("broken") is None
     calls = Journal(lab.plan.journal).tail(2)
     assert [c["command"] for c in calls] == ["ADD", "DEL"]  # SPEC: DEL follows a failed ADD

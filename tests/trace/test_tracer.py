@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -141,4 +142,8 @@ def test_a_hundred_traces_leak_nothing(pods: RunningLab) -> None:
         assert trace(pods.plan, "a", "b").replied
     assert len(os.listdir("/proc/self/fd")) == fds
     assert threading.active_count() == threads
+    for _ in range(100):  # a joined thread may still be leaving the kernel for a moment
+        if len(os.listdir("/proc/self/task")) == len(children):
+            break
+        time.sleep(0.01)
     assert len(os.listdir("/proc/self/task")) == len(children)
