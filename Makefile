@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := iproute2 iptables nftables iputils-ping containernetworking-plugins util-linux \
 	chromium
+# checked by tests/node (vagrant validate, shellcheck); without Recommends: no qemu/libvirt
+TOOL_PACKAGES := shellcheck vagrant vagrant-libvirt
 STAMP := $(VENV)/.installed
 NPM_STAMP := static/node_modules/.installed
 HOST ?= 127.0.0.1
@@ -34,9 +36,15 @@ setup: apt $(STAMP) $(NPM_STAMP)
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	tools=$$(for p in $(TOOL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing$$tools" ]; then apt-get update -q; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi; \
+	if [ -n "$$tools" ]; then \
+		echo "installing: $$tools"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$tools; \
 	fi
 
 $(STAMP): pyproject.toml

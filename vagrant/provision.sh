@@ -5,16 +5,19 @@
 #
 #   provision.sh --name node1 --node-ip 192.168.56.11 --pod-cidr 10.244.0.0/24 \
 #                --peer 10.244.1.0/24=192.168.56.12 [--pod-network 10.244.0.0/16] \
-#                [--web] [--src /vagrant] [--prefix /opt/cnilab]
+#                [--web] [--src /vagrant] [--prefix /opt/cnilab] [--root DIR]
+#
+# --root DIR writes every system file (units, /etc/cnilab, the CNI folders, the state
+# file) under DIR instead of /; tests run the script that way inside a namespace.
 set -euo pipefail
 
 usage() {
-	sed -n '2,8p' "$0" >&2
+	sed -n '2,11p' "$0" >&2
 	exit 2
 }
 
 name="" node_ip="" pod_cidr="" pod_network="10.244.0.0/16" web=0
-src="/vagrant" prefix="/opt/cnilab"
+src="/vagrant" prefix="/opt/cnilab" root=""
 peers=()
 while [ "$#" -gt 0 ]; do
 	case "$1" in
@@ -26,6 +29,7 @@ while [ "$#" -gt 0 ]; do
 	--web) web=1; shift ;;
 	--src) src="${2:?--src needs a folder}"; shift 2 ;;
 	--prefix) prefix="${2:?--prefix needs a folder}"; shift 2 ;;
+	--root) root="${2:?--root needs a folder}"; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "provision.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -42,13 +46,14 @@ fi
 venv="$prefix/venv"
 cnilab="$venv/bin/cnilab"
 units_dir="$src/vagrant/systemd" # the script itself runs from a copy in /tmp
+etc="$root/etc/cnilab"
 
 echo "== $name: packages"
 export DEBIAN_FRONTEND=noninteractive
 packages=(python3 python3-venv iproute2 iptables nftables iputils-ping util-linux
 	containernetworking-plugins tcpdump)
 if [ "$web" -eq 1 ] && [ -f "$src/static/package.json" ]; then
-	packages+=(npm)
+	packages+=(nodejs npm)
 fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${packages[@]}"
@@ -59,7 +64,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q -e "$src"
-ln -sf "$cnilab" /usr/local/bin/cnilab
+install -d "$root/usr/local/bin"
+ln -sf "$cnilab" "$root/usr/local/bin/cnilab"
 
 echo "== $name: cnilab node init"
 peer_args=()
@@ -67,13 +73,15 @@ for peer in "${peers[@]}"; do
 	peer_args+=(--peer "$peer")
 done
 "$cnilab" node init --pod-cidr "$pod_cidr" --node-ip "$node_ip" \
-	--pod-network "$pod_network" "${peer_args[@]}"
+	--pod-network "$pod_network" "${peer_args[@]}" \
+	--state-file "$root/var/lib/cnilab/node.json"
 
 echo "== $name: cnilab install"
-"$cnilab" install --pod-cidr "$pod_cidr"
+"$cnilab" install --pod-cidr "$pod_cidr" \
+	--bin-dir "$root/opt/cni/bin" --conf-dir "$root/etc/cni/net.d"
 
 echo "== $name: services"
-install -d -m 0755 /etc/cnilab
+install -d -m 0755 "$etc" "$root/etc/systemd/system"
 {
 	echo "# Written by vagrant/provision.sh; read by cnilab-node.service and cnilab-agent.service."
 	echo "CNILAB_NODE_NAME=$name"
@@ -81,20 +89,20 @@ install -d -m 0755 /etc/cnilab
 	echo "CNILAB_POD_CIDR=$pod_cidr"
 	echo "CNILAB_POD_NETWORK=$pod_network"
 	echo "CNILAB_PEER_ARGS=\"${peer_args[*]}\""
-} >/etc/cnilab/node.env
+} >"$etc/node.env"
 units=(cnilab-node.service pycni-agent.service cnilab-agent.service)
 if [ "$web" -eq 1 ]; then
 	units+=(cnilab-web.service)
-	if [ ! -f /etc/cnilab/web.env ]; then
+	if [ ! -f "$etc/web.env" ]; then
 		token="$("$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(16))')"
-		(umask 077 && echo "CNILAB_TOKEN=$token" >/etc/cnilab/web.env)
+		(umask 077 && echo "CNILAB_TOKEN=$token" >"$etc/web.env")
 	fi
 	if [ -f "$src/static/package-lock.json" ]; then
 		(cd "$src/static" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 fi
 for unit in "${units[@]}"; do
-	install -m 0644 "$units_dir/$unit" "/etc/systemd/system/$unit"
+	install -m 0644 "$units_dir/$unit" "$root/etc/systemd/system/$unit"
 done
 systemctl daemon-reload
 systemctl enable -q "${units[@]}"
@@ -104,6 +112,6 @@ echo "== $name: ready"
 ip -br addr show cni0
 ip route show | grep -F "via" || true
 if [ "$web" -eq 1 ]; then
-	token="$(sed -n 's/^CNILAB_TOKEN=//p' /etc/cnilab/web.env)"
+	token="$(sed -n 's/^CNILAB_TOKEN=//p' "$etc/web.env")"
 	echo "web app: http://127.0.0.1:8080/?token=$token"
 fi

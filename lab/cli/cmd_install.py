@@ -78,6 +78,8 @@ def install(
         fail(str(e), Exit.USAGE)
     except installer.InstallError as e:
         fail(str(e))
+    except OSError as e:  # a folder we may not even look into (not root?)
+        fail(f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}")
     for path in written:
         click.echo(f"wrote {path}")
     for path in installer.shadowing(spec):

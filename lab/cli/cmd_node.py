@@ -7,16 +7,21 @@ Vagrant VM, a kind or minikube node, any Linux host with root.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from lab.cli.main import Exit, fail
+from lab.cluster import install as installer
 from lab.cluster.node_setup import BRIDGE
 from lab.cluster.node_spec import SpecError, make_spec
 from lab.cluster.node_state import STATE_FILE, StateError
-from lab.cluster.plan import POD_NETWORK
+from lab.cluster.plan import POD_NETWORK, PlanError
+from lab.cni.errors import CNIError
 from lab.kernel.netns import NETNS_RUN_DIR, NetnsNotFound
+from lab.runtime import host_pods
 
 
 def netns_path(name: str | None) -> str | None:
@@ -112,3 +117,68 @@ def init(
         chain = "iptables FORWARD" if o.tool == "iptables" else nft
         click.echo(f"  accept {spec.pod_network} in {chain} (its policy is drop)")
     click.echo(f"state: {state_file} (`cnilab node init --undo` restores)")
+
+
+@node.group()
+def pod() -> None:
+    """Pods on this node without a container runtime: a namespace each, attached by CNI."""
+
+
+POD_OPTIONS = [
+    click.option("--netns", help="The namespace standing in for this host."),
+    click.option("--bin-dir", default=str(installer.BIN_DIR), show_default=True),
+    click.option("--conf-dir", default=str(installer.CONF_DIR), show_default=True),
+    click.option("--cache-dir", default=host_pods.CACHE_DIR, show_default=True),
+    click.option("--prefix", default=host_pods.PREFIX, show_default=True, help="Of namespaces."),
+]
+
+
+def with_pod_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(POD_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def host_runtime(options: dict[str, str | None]) -> host_pods.HostRuntime:
+    prefix = options["prefix"] or ""
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$", prefix):
+        fail(f"--prefix: invalid namespace prefix {prefix!r}", Exit.USAGE)
+    folders = [os.path.abspath(options[k] or ".") for k in ("bin_dir", "conf_dir", "cache_dir")]
+    return host_pods.HostRuntime(*folders, node_netns=netns_path(options["netns"]), prefix=prefix)
+
+
+@pod.command("add")
+@click.argument("name")
+@with_pod_options
+def pod_add(name: str, **options: str | None) -> None:
+    """Create pod NAME (namespace PREFIX+NAME) and attach it with the node's CNI config."""
+    runtime = host_runtime(options)
+    try:
+        result = runtime.add(name)
+    except PlanError as e:
+        fail(str(e), Exit.USAGE)
+    except host_pods.HostPodError as e:
+        fail(str(e))
+    except CNIError as e:
+        fail(f"ADD failed: {e.msg}{f' ({e.details})' if e.details else ''}")
+    except OSError as e:
+        fail(f"cannot make pod {name}: {e.strerror or e}")
+    ips = ", ".join(ip["address"] for ip in result.get("ips", []))
+    click.echo(f"pod {name}: {ips} in namespace {runtime.prefix}{name}")
+
+
+@pod.command("del")
+@click.argument("name")
+@with_pod_options
+def pod_del(name: str, **options: str | None) -> None:
+    """Run DEL for pod NAME and remove its namespace (again: nothing to do)."""
+    runtime = host_runtime(options)
+    try:
+        found = runtime.delete(name)
+    except PlanError as e:
+        fail(str(e), Exit.USAGE)
+    except CNIError as e:
+        fail(f"DEL failed: {e.msg}{f' ({e.details})' if e.details else ''}")
+    except OSError as e:
+        fail(f"cannot remove pod {name}: {e.strerror or e}")
+    click.echo(f"deleted pod {name}" if found else f"no pod {name}")

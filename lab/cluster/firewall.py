@@ -17,12 +17,16 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from lab.kernel.nftables import NftError, list_rules, match, prefix, run_nft
 from lab.kernel.nftables import _nft as nft_binary  # finds nft with an empty PATH too
+from lab.kernel.nftables import list_rules, match, prefix, run_nft
 
 COMMENT = "cnilab: pod network"
 TIMEOUT = 10.0
 FIELDS = ("saddr", "daddr")
+
+
+class FirewallError(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def nft_forward_drops() -> list[Opening]:
     """nftables base chains on the forward hook with policy drop (iptables' own left out)."""
     proc = _run([nft_binary(), "-j", "list", "chains"])
     if proc.returncode != 0:
-        raise NftError(f"nft could not list chains: {proc.stderr.strip()}")
+        raise FirewallError(f"nft could not list chains: {proc.stderr.strip()}")
     found = []
     for item in json.loads(proc.stdout).get("nftables", []):
         chain = item.get("chain")
@@ -112,7 +116,7 @@ def _iptables_open(pod_network: str) -> bool:
             continue
         proc = _run([ipt, "-w", "-I", "FORWARD", "1", *rule])
         if proc.returncode != 0:
-            raise NftError(f"iptables refused the accept rule: {proc.stderr.strip()}")
+            raise FirewallError(f"iptables refused the accept rule: {proc.stderr.strip()}")
         added = True
     return added
 
@@ -134,22 +138,29 @@ def allow_forwarding(pod_network: str, recorded: list[Opening]) -> list[Opening]
     return ours
 
 
+def _iptables_close(pod_network: str) -> None:
+    ipt = _iptables()
+    if ipt is None:
+        return
+    for rule in _iptables_rules(pod_network):
+        _run([ipt, "-w", "-D", "FORWARD", *rule])  # "Bad rule": already gone, fine
+
+
+def _nft_close(opening: Opening) -> None:
+    where = {"family": opening.family, "table": opening.table, "chain": opening.chain}
+    rules = list_rules(opening.family, opening.table, opening.chain)  # [] when the chain went
+    handles = [r["handle"] for r in rules if r.get("comment") == COMMENT]
+    if handles:
+        run_nft([{"delete": {"rule": {**where, "handle": h}}} for h in handles])
+
+
 def close(openings: list[Opening], pod_network: str) -> None:
     """Remove our accept rules; rules or chains already gone are fine."""
     for opening in openings:
         if opening.tool == "iptables":
-            ipt = _iptables()
-            for rule in _iptables_rules(pod_network) if ipt else []:
-                _run([ipt, "-w", "-D", "FORWARD", *rule])  # type: ignore[list-item]
-            continue
-        handles = [
-            r["handle"]
-            for r in list_rules(opening.family, opening.table, opening.chain)
-            if r.get("comment") == COMMENT
-        ]
-        where = {"family": opening.family, "table": opening.table, "chain": opening.chain}
-        if handles:
-            run_nft([{"delete": {"rule": {**where, "handle": h}}} for h in handles])
+            _iptables_close(pod_network)
+        else:
+            _nft_close(opening)
 
 
 def openings_from(items: list[dict[str, Any]]) -> list[Opening]:

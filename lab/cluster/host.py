@@ -183,7 +183,7 @@ def init(spec: NodeSpec, state_file: Path, netns: str | None = None) -> NodeStat
         try:
             node_setup.ensure_masquerade(spec.pod_network)
             state.openings = firewall.allow_forwarding(spec.pod_network, state.openings)
-        except NftError as e:
+        except (NftError, firewall.FirewallError) as e:
             raise NodeInitError(str(e)) from None
         finally:
             save_state(state_file, state)
@@ -273,7 +273,7 @@ def undo(state_file: Path, netns: str | None = None, force: bool = False) -> Nod
                 firewall.close(state.openings, spec.pod_network)
                 if not before.masquerade_existed:
                     node_setup.remove_masquerade()
-            except NftError as e:
+            except (NftError, firewall.FirewallError) as e:
                 raise NodeInitError(str(e)) from None
             for peer in spec.peers:
                 restore_route(ipr, peer.pod_cidr, before.routes.get(peer.pod_cidr), peer.address)
