@@ -8,7 +8,6 @@ prefix and state dir; everything is removed at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -24,29 +23,6 @@ from lab.cluster.plan import Plan, make_plan
 from lab.runtime.pods import Runtime
 
 CNILAB = str(Path(sys.executable).parent / "cnilab")
-
-
-def reference_conf(plan: Plan) -> None:
-    """Put bridge + host-local first in every node's conf dir (the runtime picks it)."""
-    for node in plan.nodes:
-        conf = {
-            "cniVersion": "1.0.0",
-            "name": "reference",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": "cni0",
-                    "isGateway": True,
-                    "isDefaultGateway": True,
-                    "ipam": {
-                        "type": "host-local",
-                        "subnet": node.pod_cidr,
-                        "dataDir": node.ipam_dir,
-                    },
-                }
-            ],
-        }
-        Path(node.conf_dir, "00-reference.conflist").write_text(json.dumps(conf))
 
 
 def cycle(runtime: Runtime, plan: Plan, pods: int, tag: str) -> tuple[list[float], list[float]]:
@@ -83,7 +59,7 @@ def main() -> None:
             time.sleep(1.5)  # let the agents finish warming up
             runtime = Runtime(plan)
             py_add, py_del = cycle(runtime, plan, args.pods, "p")
-            reference_conf(plan)
+            build.use_reference_plugins(plan)
             ref_add, ref_del = cycle(runtime, plan, args.pods, "r")
         finally:
             t0 = time.perf_counter()

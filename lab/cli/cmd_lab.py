@@ -17,8 +17,13 @@ from lab.kernel.netns import list_netns
 @click.command()
 @click.option("--nodes", default=2, show_default=True, help="How many nodes (1-9).")
 @click.option("--prefix", default="cnilab", show_default=True, help="Namespace name prefix.")
+@click.option(
+    "--reference-plugins",
+    is_flag=True,
+    help="Pods use Debian's reference bridge + host-local instead of pycni.",
+)
 @pass_lab
-def up(lab: Lab, nodes: int, prefix: str) -> None:
+def up(lab: Lab, nodes: int, prefix: str, reference_plugins: bool) -> None:
     """Bring up the embedded lab: nodes as network namespaces on an underlay."""
     try:
         plan = make_plan(nodes, prefix=prefix, state_dir=lab.state_dir)
@@ -26,7 +31,7 @@ def up(lab: Lab, nodes: int, prefix: str) -> None:
         fail(str(e), Exit.USAGE)
     start = time.monotonic()
     try:
-        build.up(plan, progress=lambda line: click.echo(f"  {line}"))
+        build.up(plan, lambda line: click.echo(f"  {line}"), reference=reference_plugins)
     except (build.LabError, OSError) as e:
         fail(str(e))
     click.echo(f"lab up in {time.monotonic() - start:.2f}s. Next: cnilab pod add web --node node1")

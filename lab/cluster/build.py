@@ -73,6 +73,40 @@ def node_conflist(node: Node, secondary: bool = False) -> dict[str, Any]:
     }
 
 
+REFERENCE_CONF_FILE = "00-reference.conflist"
+REFERENCE_NAME = "reference"
+
+
+def reference_conflist(node: Node) -> dict[str, Any]:
+    """Debian's reference `bridge` + `host-local` on the same bridge and pod CIDR.
+
+    Their plugins speak up to CNI 1.0.0. Sorted first in the conf dir, the runtime
+    picks it over pycni's: the lab then runs on the plugins Kubernetes The Hard Way uses.
+    """
+    return {
+        "cniVersion": "1.0.0",
+        "name": REFERENCE_NAME,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": node_setup.BRIDGE,
+                "isGateway": True,
+                "isDefaultGateway": True,
+                "ipam": {"type": "host-local", "subnet": node.pod_cidr, "dataDir": node.ipam_dir},
+            }
+        ],
+    }
+
+
+def use_reference_plugins(plan: Plan, on: bool = True) -> None:
+    for node in plan.nodes:
+        path = Path(node.conf_dir) / REFERENCE_CONF_FILE
+        if on:
+            path.write_text(json.dumps(reference_conflist(node), indent=2) + "\n")
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _wire(ipr: Any, name: str, peer_fd: int, switch: links.Link) -> None:
     """A cable from the switch to a namespace: `name` on the switch, eth0 on the far end."""
     links.create_veth_into(ipr, name, "eth0", peer_fd)
@@ -151,7 +185,9 @@ def start_agents(plan: Plan) -> dict[str, int]:
     return pids
 
 
-def up(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> Plan:
+def up(
+    plan: Plan, progress: Callable[[str], None] = lambda _: None, reference: bool = False
+) -> Plan:
     """Build the whole lab; on any failure remove what was made and re-raise."""
     running = load_plan(plan.state_dir)
     if running is not None:
@@ -172,6 +208,9 @@ def up(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> Plan:
             init_node(plan, node)
             write_node_files(plan, node)
             progress(f"{node.name}: {node.underlay_ip}, pods {node.pod_cidr} on cni0")
+        if reference:
+            use_reference_plugins(plan)
+            progress("pods use the reference bridge + host-local (00-reference.conflist)")
         start_agents(plan)
         Path(plan.plan_file).write_text(plan.to_json())  # last: marks the lab as up
     except BaseException:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.cluster import build
 from lab.runtime.journal import Journal
 from lab.runtime.pods import PortMapping
 from tests.conftest import RunningLab
@@ -52,34 +53,12 @@ def test_chain_with_the_reference_portmap(lab: RunningLab) -> None:
 
 
 def test_reference_bridge_and_host_local_replace_pycni(lab: RunningLab) -> None:
-    for node in lab.plan.nodes:
-        write_conf(
-            lab,
-            node.name,
-            "00-bridge.conflist",
-            {
-                "cniVersion": "1.0.0",
-                "name": "refbridge",
-                "plugins": [
-                    {
-                        "type": "bridge",
-                        "bridge": "cni0",
-                        "isGateway": True,
-                        "isDefaultGateway": True,
-                        "ipam": {
-                            "type": "host-local",
-                            "subnet": node.pod_cidr,
-                            "dataDir": node.ipam_dir,
-                        },
-                    }
-                ],
-            },
-        )
+    build.use_reference_plugins(lab.plan)
     a = lab.runtime.add("a", "node1")
     lab.runtime.add("b", "node2")
-    assert a.attachments[0].network == "refbridge"
+    assert a.attachments[0].network == "reference"
     assert a.attachments[0].result["interfaces"][0]["name"] == "cni0"
     assert "ttl=62" in lab.ping(a.netns, lab.ip("b"))
     lab.runtime.delete("a")
     lab.runtime.delete("b")
-    assert not list(Path(lab.plan.node("node1").ipam_dir, "refbridge").glob("10.*"))
+    assert not list(Path(lab.plan.node("node1").ipam_dir, "reference").glob("10.*"))
