@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import markdown
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from app.errors import APIError
 from app.labstate import get_lab
@@ -55,6 +55,9 @@ def page(number: int | None = None) -> str:
         exercise=current,
         exercises=exercises,
         lesson=render_markdown(current.lesson),
+        read_only=current_app.config["READ_ONLY"],
+        token_required=bool(current_app.config["TOKEN"]),
+        lab_up=get_lab().plan() is not None,
     )
 
 

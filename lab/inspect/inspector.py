@@ -6,8 +6,9 @@
 
 Which namespaces: with a plan, its node, underlay and internet namespaces and every
 `<prefix>-*` one (pods); without, every `cnilab-*` one; `all_netns=True` takes every
-name under /run/netns, and `include_host=True` adds the process's own namespace
-(read, like every other, never changed).
+name under /run/netns, `select(name)` those it returns True for (a node agent's
+node and pods), and `include_host=True` adds the process's own namespace (read,
+like every other, never changed).
 
 Threads: an Inspector may be used from any thread, one call at a time (a lock
 serializes them); its sockets never move a thread. Long-lived programs should not
@@ -21,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -53,10 +54,12 @@ class Inspector:
         include_host: bool = False,
         all_netns: bool = False,
         netns_dir: str = NETNS_DIR,
+        select: Callable[[str], bool] | None = None,
     ) -> None:
         self.plan = plan
         self.include_host = include_host
         self.all_netns = all_netns
+        self.select = select
         self.netns_dir = netns_dir
         self._pool = SocketPool()
         self._refs: dict[NetnsKey, NetnsRef] = {}
@@ -175,7 +178,7 @@ class Inspector:
         if self.plan:
             self._owners = Owners(self.plan, read_pod_records(self.plan.pods_dir))
         scan = scan_netns(self.netns_dir)
-        refs = [r for r in scan.refs if self.all_netns or self._owners.is_lab(r.name)]
+        refs = [r for r in scan.refs if self._wanted(r.name)]
         if self.include_host:
             host = host_netns()
             refs = [host, *(r for r in refs if r.key != host.key)]
@@ -187,6 +190,11 @@ class Inspector:
             self._nsids = {k: v for k, v in self._nsids.items() if not set(k) & removed}
             self._no_nsid = {k: v - removed for k, v in self._no_nsid.items() if k not in removed}
         return added
+
+    def _wanted(self, name: str) -> bool:
+        if self.select is not None:
+            return self.select(name)
+        return self.all_netns or self._owners.is_lab(name)
 
     def _owner(self, ref: NetnsRef) -> Owner:
         return self._owners.owner(ref.name, is_host=ref.name == HOST and ref.path == HOST_PATH)

@@ -71,7 +71,7 @@ def cmd_add(args: CmdArgs) -> Result:
             steps.report(conf, "veth-attached", bridge=bridge.name)
 
             for ipc in result.ips:
-                ipc.interface = 2
+                ipc.interface = steps.POD_INTERFACE
             result.routes = steps.calc_routes(result, conf)
             steps.configure_iface(pod, pod_veth, result)
             steps.report(conf, "pod-addressed", routes=len(result.routes))

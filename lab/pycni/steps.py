@@ -24,6 +24,7 @@ from lab.kernel.sysctl import write_sysctl
 from lab.pycni.conf import BridgeConf
 
 log = logging.getLogger("pycni")
+POD_INTERFACE = 2  # the pod's veth in the result's interfaces: [bridge, host veth, pod veth]
 DEFAULT_V4 = ip_network("0.0.0.0/0")
 DEFAULT_V6 = ip_network("::/0")
 

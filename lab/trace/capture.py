@@ -13,7 +13,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from lab.kernel.netns import run_in_netns
+from lab.kernel.netns import NETNS_RUN_DIR, run_in_netns
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -32,6 +32,12 @@ class Frame:
     data: bytes
 
 
+def netns_path(netns: str) -> str:
+    """A name under /run/netns, or already a path (an agent serving its host's own
+    namespace passes /proc/self/ns/net, which has no name there)."""
+    return netns if netns.startswith("/") else f"{NETNS_RUN_DIR}/{netns}"
+
+
 def _packet_socket() -> socket.socket:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -46,7 +52,7 @@ class Sniffers:
         self.by_fd: dict[int, tuple[str, socket.socket]] = {}
         try:
             for ns in namespaces:
-                sock = run_in_netns(f"/run/netns/{ns}", _packet_socket)
+                sock = run_in_netns(netns_path(ns), _packet_socket)
                 self.by_fd[sock.fileno()] = (ns, sock)
         except BaseException:
             self.close()

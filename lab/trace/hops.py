@@ -41,29 +41,36 @@ class Hop:
         return asdict(self)
 
 
+def hop_of(frame: Frame, seen: Seen, node: str, ms: float) -> Hop:
+    return Hop(
+        leg=seen.leg,
+        node=node,
+        netns=frame.netns,
+        ifname=frame.ifname,
+        direction="out" if frame.outgoing else "in",
+        ms=ms,
+        src_mac=seen.src_mac,
+        dst_mac=seen.dst_mac,
+        src_ip=seen.src_ip,
+        dst_ip=seen.dst_ip,
+        ttl=seen.ttl,
+        summary=seen.summary,
+    )
+
+
 def build_hops(
     frames: list[tuple[Frame, Seen]], sent_at: float, node_of: dict[str, str]
 ) -> list[Hop]:
+    """One clock saw every frame: kernel timestamps give the order."""
     ordered = sorted(frames, key=lambda fs: fs[0].time)
-    hops = []
-    for frame, seen in ordered:
-        hops.append(
-            Hop(
-                leg=seen.leg,
-                node=node_of.get(frame.netns, ""),
-                netns=frame.netns,
-                ifname=frame.ifname,
-                direction="out" if frame.outgoing else "in",
-                ms=round(max(frame.time - sent_at, 0.0) * 1000, 3),
-                src_mac=seen.src_mac,
-                dst_mac=seen.dst_mac,
-                src_ip=seen.src_ip,
-                dst_ip=seen.dst_ip,
-                ttl=seen.ttl,
-                summary=seen.summary,
-            )
-        )
-    return hops
+    return [
+        hop_of(frame, seen, node_of.get(frame.netns, ""), _ms(frame.time - sent_at))
+        for frame, seen in ordered
+    ]
+
+
+def _ms(seconds: float) -> float:
+    return round(max(seconds, 0.0) * 1000, 3)
 
 
 def describe(

@@ -9,19 +9,30 @@ carries a marker the tracer follows through NAT: a random token in the payload
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import secrets
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from scapy.layers.inet import ICMP
 from scapy.packet import Raw
 
 from lab.kernel.netns import run_in_netns
+from lab.trace.capture import netns_path
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 MARK = b"cnilab-trace:"
+MAX_TOKEN = 64
+
+
+def _int_in(d: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = d.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{key!r} must be a number from {low} to {high}")
+    return value
 
 
 @dataclass
@@ -36,8 +47,44 @@ class Probe:
     sent_at: float = 0.0  # wall clock, like the kernel's packet timestamps
     _socks: list[socket.socket] = field(default_factory=list)
 
+    def marker(self) -> dict[str, Any]:
+        """What another process needs to know this probe's frames (a node agent's sniffers)."""
+        return {
+            "proto": self.proto,
+            "dst": self.dst,
+            "port": self.port,
+            "token": self.token.decode(),
+            "sport": self.sport,
+            "ident": self.ident,
+        }
+
+    @classmethod
+    def from_marker(cls, d: Any) -> Probe:
+        """The probe a marker describes; ValueError says which field is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("the probe must be a JSON object")
+        if d.get("proto") not in PROTOCOLS:
+            raise ValueError(f"'proto' must be one of {', '.join(PROTOCOLS)}")
+        try:
+            dst = str(ipaddress.IPv4Address(d.get("dst")))
+        except ValueError:
+            raise ValueError("'dst' must be an IPv4 address") from None
+        token = d.get("token")
+        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN:
+            raise ValueError(f"'token' must be ASCII text of at most {MAX_TOKEN} characters")
+        if not token.encode().startswith(MARK):
+            raise ValueError(f"'token' must start with {MARK.decode()!r}")
+        return cls(
+            d["proto"],
+            dst,
+            _int_in(d, "port", 0, 65535),
+            token=token.encode(),
+            sport=_int_in(d, "sport", 1, 65535),
+            ident=_int_in(d, "ident", 0, 0xFFFF),
+        )
+
     def send(self, netns: str) -> None:
-        path = f"/run/netns/{netns}"
+        path = netns_path(netns)
         if self.proto == "icmp":
             sock = run_in_netns(path, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1))
             self._socks.append(sock)

@@ -1,10 +1,14 @@
 """`cnilab trace SRC DST`: follow one probe hop by hop through every lab namespace.
 
-1. open a packet socket in every lab namespace (before the probe leaves: no missed hop);
+1. arm: open a packet socket in every lab namespace (before the probe leaves: no
+   missed hop);
 2. send one marked probe from SRC's namespace;
-3. collect until the reply is back in SRC (or the timeout);
-4. keep only the probe's frames, order them by kernel timestamp, say what happened
-   at each hop, and if no reply came, ask the last namespace's kernel why.
+3. collect until the reply is back in SRC (or the timeout), keeping the probe's frames;
+4. build: order them by kernel timestamp, say what happened at each hop, and if no
+   reply came, ask the last namespace's kernel why.
+
+The phases live in session.py (arm, collect) and here (`finish`), so that node agents
+(lab/agent) run the same steps, each on its own node, for a coordinator.
 """
 
 from __future__ import annotations
@@ -14,19 +18,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import IPRoute
-
 from lab.cluster.plan import Plan
-from lab.kernel.netns import list_netns, run_in_netns
+from lab.kernel.netns import list_netns
 from lab.runtime.pods import Runtime
-from lab.trace.capture import Frame, Sniffers
-from lab.trace.diagnose import explain_stop
+from lab.trace.diagnose import LOCAL, Kernel, explain_stop
+from lab.trace.facts import facts_of
 from lab.trace.hops import Hop, LinkInfo, build_hops, describe
-from lab.trace.packets import REPLY, REQUEST, Seen, classify
+from lab.trace.packets import REQUEST
 from lab.trace.probe import PROTOCOLS, Probe
+from lab.trace.session import Capture
 
 DEFAULT_TIMEOUT = 1.0
-SETTLE = 0.05  # after the reply: frames of the last hops still in the sockets
+MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 10.0
+Facts = dict[str, tuple[dict[str, LinkInfo], set[str]]]  # netns -> (links by name, own IPs)
 
 
 class TraceError(ValueError):
@@ -44,8 +48,10 @@ class Trace:
     replied: bool = False
     why: str = ""
     ms: float = 0.0
+    clocks: list[dict[str, Any]] = field(default_factory=list)  # node agents only
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"clocks": self.clocks} if self.clocks else {}
         return {
             "src": self.src,
             "dst": self.dst,
@@ -56,7 +62,18 @@ class Trace:
             "why": self.why,
             "ms": self.ms,
             "hops": [h.to_dict() for h in self.hops],
+            **extra,
         }
+
+
+def check_probe(proto: str, port: int, timeout: float) -> None:
+    """Refuse a probe that cannot be sent (the CLI, the API and the coordinator alike)."""
+    if proto not in PROTOCOLS:
+        raise TraceError(f"--proto must be one of {', '.join(PROTOCOLS)}")
+    if proto != "icmp" and not 1 <= port <= 65535:
+        raise TraceError(f"{proto} needs --port between 1 and 65535")
+    if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+        raise TraceError(f"timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT:g} seconds")
 
 
 def resolve_dst(plan: Plan, runtime: Runtime, dst: str) -> str:
@@ -90,24 +107,16 @@ def _labels(plan: Plan, runtime: Runtime) -> tuple[dict[str, str], dict[str, str
     return labels, node_of
 
 
-def _facts_of(netns: str) -> tuple[dict[str, LinkInfo], set[str]]:
-    """Each interface's kind and bridge, and the namespace's own addresses."""
-
-    def read() -> tuple[dict[str, LinkInfo], set[str]]:
-        with IPRoute() as ipr:
-            msgs = ipr.link("dump")
-            local = {m.get("address") for m in ipr.addr("dump", family=2)}
-        names = {m["index"]: m.get("ifname") for m in msgs}
-        links = {
-            m.get("ifname"): LinkInfo(
-                kind=m.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",
-                master=names.get(m.get("master") or 0, ""),
-            )
-            for m in msgs
-        }
-        return links, local
-
-    return run_in_netns(f"/run/netns/{netns}", read)
+def finish(
+    result: Trace, facts: Facts, labels: dict[str, str], src_netns: str, kernel: Kernel = LOCAL
+) -> None:
+    """The build phase's words, once the hops are in path order: what happened at each
+    hop, and if no reply came, why (asked of `kernel`)."""
+    links = {(ns, name): info for ns, (named, _) in facts.items() for name, info in named.items()}
+    describe(result.hops, links, labels, {ns: local for ns, (_, local) in facts.items()})
+    if not result.replied:
+        requests = [h for h in result.hops if h.leg == REQUEST]
+        result.why = explain_stop(requests, src_netns, result.dst_ip, labels, kernel)
 
 
 def trace(
@@ -122,48 +131,23 @@ def trace(
     pod = runtime.get(src)
     if pod is None:
         raise TraceError(f"no pod named {src!r}")
-    if proto not in PROTOCOLS:
-        raise TraceError(f"--proto must be one of {', '.join(PROTOCOLS)}")
-    if proto != "icmp" and not 1 <= port <= 65535:
-        raise TraceError(f"{proto} needs --port between 1 and 65535")
-    if not 0.1 <= timeout <= 10:
-        raise TraceError("timeout must be between 0.1 and 10 seconds")
+    check_probe(proto, port, timeout)
     dst_ip = resolve_dst(plan, runtime, dst)
     labels, node_of = _labels(plan, runtime)
     namespaces = [ns for ns in list_netns() if ns in labels or ns.startswith(f"{plan.prefix}-")]
 
     result = Trace(src, dst, dst_ip, proto, port if proto != "icmp" else 0)
     probe = Probe(proto, dst_ip, port)
-    seen: list[tuple[Frame, Seen]] = []
     started = time.monotonic()
-    with Sniffers(namespaces) as sniffers:
-        sniffers.drain()
+    with Capture(namespaces, probe) as capture:
         try:
+            capture.home = pod.netns
             probe.send(pod.netns)
-            deadline = started + timeout
-            settle_until = None
-            while True:
-                now = time.monotonic()
-                limit = settle_until if settle_until is not None else deadline
-                if now >= limit:
-                    break
-                for frame in sniffers.read(min(limit - now, 0.05)):
-                    hit = classify(frame.data, probe)
-                    if hit is None:
-                        continue
-                    seen.append((frame, hit))
-                    back_home = hit.leg == REPLY and frame.netns == pod.netns
-                    if back_home and not frame.outgoing and settle_until is None:
-                        result.replied = True
-                        settle_until = time.monotonic() + SETTLE
+            capture.collect(started + timeout)
         finally:
             probe.close()
-    result.hops = build_hops(seen, probe.sent_at, node_of)
-    facts = {ns: _facts_of(ns) for ns in {h.netns for h in result.hops}}
-    links = {(ns, name): info for ns, (named, _) in facts.items() for name, info in named.items()}
-    describe(result.hops, links, labels, {ns: local for ns, (_, local) in facts.items()})
-    if not result.replied:
-        requests = [h for h in result.hops if h.leg == REQUEST]
-        result.why = explain_stop(requests, pod.netns, dst_ip, labels)
+    result.replied = capture.replied
+    result.hops = build_hops(capture.seen, probe.sent_at, node_of)
+    finish(result, {ns: facts_of(ns) for ns in {h.netns for h in result.hops}}, labels, pod.netns)
     result.ms = round((time.monotonic() - started) * 1000, 1)
     return result

@@ -58,6 +58,17 @@ export const getTopology = () => request('GET', '/api/topology');
 export const getCalls = (limit = 50) => request('GET', `/api/calls?limit=${limit}`);
 export const createPod = (pod) => request('POST', '/api/pods', pod);
 export const deletePod = (name) => request('DELETE', `/api/pods/${encodeURIComponent(name)}`);
+export const runTrace = (probe) => request('POST', '/api/trace', probe);
+
+const exercise = (n) => `/api/exercises/${encodeURIComponent(n)}`;
+export const getExercises = () => request('GET', '/api/exercises');
+export const getExercise = (n) => request('GET', exercise(n));
+export const getExerciseFile = (n, which = 'workspace') =>
+  request('GET', `${exercise(n)}/file?which=${encodeURIComponent(which)}`);
+export const startExercise = (n) => request('POST', `${exercise(n)}/start`, {});
+export const unlockHint = (n) => request('POST', `${exercise(n)}/hint`, {});
+export const checkExercise = (n, which = 'workspace') =>
+  request('POST', `${exercise(n)}/check`, { which });
 
 /**
  * Subscribe to /api/events. handlers: {topology(snapshot), calls(records), state(name)}

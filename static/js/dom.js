@@ -46,3 +46,37 @@ export function prettyJSON(text) {
 export function shortId(id, n = 12) {
   return id && id.length > n ? `${id.slice(0, n)}…` : id || '';
 }
+
+// What Python-Markdown (fenced code, tables, codehilite) produces for our lesson files.
+const LESSON_TAGS = new Set(
+  'p br hr h1 h2 h3 h4 h5 h6 strong em b i code pre span div ul ol li blockquote a table thead tbody tr th td'.split(' '),
+);
+
+/**
+ * Put lesson HTML rendered by the server from our own markdown files (a hint) into `el`.
+ * Defence in depth: only the tags Markdown makes are kept, with no attribute but
+ * `class` (and an http(s) or relative `href` on links); anything else becomes its text.
+ */
+export function setLessonHTML(el, html) {
+  const template = document.createElement('template');
+  template.innerHTML = html || '';
+  const clean = (node) => {
+    for (const child of [...node.childNodes]) {
+      if (child.nodeType === Node.TEXT_NODE) continue;
+      if (child.nodeType !== Node.ELEMENT_NODE || !LESSON_TAGS.has(child.localName)) {
+        child.replaceWith(document.createTextNode(child.nodeType === Node.ELEMENT_NODE ? child.textContent : ''));
+        continue;
+      }
+      for (const attr of [...child.attributes]) {
+        const keep =
+          attr.name === 'class' ||
+          (attr.name === 'href' && child.localName === 'a' && /^(https?:|\/|#)/i.test(attr.value));
+        if (!keep) child.removeAttribute(attr.name);
+      }
+      clean(child);
+    }
+  };
+  clean(template.content);
+  el.replaceChildren(template.content);
+  return el;
+}

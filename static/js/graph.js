@@ -8,6 +8,7 @@ import { mainAddress } from './snapshot.js';
 import { graphStyle } from './style.js';
 
 const MAX_FIT_ZOOM = 1.6;
+const FIT_PADDING = 30;
 const FRESH_MS = 1500;
 
 function namespaceLabel(ns) {
@@ -80,7 +81,12 @@ function elementsOf(model, placed) {
 const signature = (data) => JSON.stringify(data, Object.keys(data).sort());
 
 export class Graph {
-  constructor(container, { onSelect } = {}) {
+  /**
+   * insets(): {top, bottom} pixels of the pane that overlays cover (the legend, a
+   * caption); a fit keeps the lab out of them.
+   */
+  constructor(container, { onSelect, insets } = {}) {
+    this.insets = insets || (() => ({ top: 0, bottom: 0 }));
     this.layout = new Layout();
     this.present = false;
     this.showLoopback = false;
@@ -104,7 +110,10 @@ export class Graph {
     this.cy.on('viewport', () => {
       if (!this.programmatic) this.follow = false;
     });
-    window.addEventListener('resize', () => (this.follow ? this.refit() : this.cy.resize()));
+    // the pane changes size with the window and with the docks around it (trace, details)
+    const resized = () => (this.follow ? this.refit() : this.cy.resize());
+    if (window.ResizeObserver) new ResizeObserver(resized).observe(container);
+    else window.addEventListener('resize', resized);
   }
 
   /** Apply one snapshot (from parseSnapshot) as a diff. */
@@ -214,13 +223,22 @@ export class Graph {
     this.programmatic += 1;
     try {
       this.cy.resize();
-      const visible = this.cy.elements(':visible');
+      const cy = this.cy;
+      const visible = cy.elements(':visible');
       if (visible.nonempty()) {
-        this.cy.fit(visible, 30);
-        if (this.cy.zoom() > MAX_FIT_ZOOM) {
-          this.cy.zoom(MAX_FIT_ZOOM);
-          this.cy.center(visible);
-        }
+        const { top = 0, bottom = 0 } = this.insets();
+        const bb = visible.boundingBox();
+        const w = Math.max(cy.width() - 2 * FIT_PADDING, 1);
+        const h = Math.max(cy.height() - 2 * FIT_PADDING - top - bottom, 1);
+        const fits = Math.min(w / Math.max(bb.w, 1), h / Math.max(bb.h, 1));
+        const zoom = Math.max(cy.minZoom(), Math.min(fits, MAX_FIT_ZOOM, cy.maxZoom()));
+        cy.viewport({
+          zoom,
+          pan: {
+            x: (cy.width() - zoom * (bb.x1 + bb.x2)) / 2,
+            y: top + FIT_PADDING + (h - zoom * bb.h) / 2 - zoom * bb.y1,
+          },
+        });
       }
     } finally {
       this.programmatic -= 1;

@@ -1,10 +1,12 @@
-// Wires the page: token, graph, details, transcript, pod actions, live events.
+// Wires the page: token, graph, details, transcript, pod actions, tracer, live events.
 
-import { adoptToken, getCalls, getTopology, subscribe } from './api.js';
+import { adoptToken } from './api.js';
 import { detailsKey, renderDetails } from './details.js';
 import { Graph } from './graph.js';
+import { followLab, showConnection } from './live.js';
 import { PodActions } from './pods.js';
 import { parseSnapshot } from './snapshot.js';
+import { TracePanel } from './trace.js';
 import { Transcript } from './transcript.js';
 
 function start() {
@@ -22,7 +24,6 @@ function start() {
     document.getElementById('calls-empty'),
   );
   let model = parseSnapshot(null);
-  let lastStamp = '';
   let selected = null;
 
   let shownKey = null;
@@ -36,27 +37,36 @@ function start() {
     });
   };
 
+  const legendEl = document.querySelector('.legend');
+  const traceEl = document.getElementById('trace');
   const graph = new Graph(document.getElementById('cy'), {
+    insets: () => ({
+      top: legendEl ? Math.max(legendEl.offsetTop + legendEl.offsetHeight - 24, 0) : 0,
+      // the packet's caption, while a trace is shown
+      bottom: traceEl && traceEl.classList.contains('has-result') ? (graph.present ? 72 : 56) : 0,
+    }),
     onSelect: (id) => {
       selected = id;
       showDetails();
     },
   });
 
-  function onTopology(data) {
-    const seq = data && data.graph ? data.graph.seq : 0;
-    const stamp = data && data.graph ? `${seq}@${data.graph.taken_at}` : '';
-    if (stamp && stamp === lastStamp) return; // the same snapshot, by fetch and by event
-    lastStamp = stamp;
-    model = parseSnapshot(data);
+  const trace = new TracePanel(document.getElementById('trace'), graph, {
+    caption: document.getElementById('trace-caption'),
+    pick: (id) => graph.select(id),
+  });
+
+  function onTopology(next) {
+    model = next;
     graph.apply(model);
     emptyEl.hidden = model.nodes.length > 0;
     pods.setNodes(model.nodes);
+    trace.setModel(model);
     if (selected) {
       if (graph.cy.getElementById(selected).empty()) graph.select(null);
       else showDetails(false);
     }
-    app.dataset.seq = String(seq);
+    app.dataset.seq = String(model.seq);
   }
 
   function onCalls(records) {
@@ -65,21 +75,15 @@ function start() {
     captionEl.hidden = !captionEl.textContent;
   }
 
-  function onState(state) {
-    connEl.textContent = state === 'live' ? 'live' : 'reconnecting…';
-    connEl.className = `pill ${state === 'live' ? 'pill-live' : 'pill-wait'}`;
-  }
-
-  subscribe({ topology: onTopology, calls: onCalls, state: onState });
-  getTopology()
-    .then(onTopology)
-    .catch((e) => {
+  followLab({
+    topology: onTopology,
+    calls: onCalls,
+    state: (state) => showConnection(connEl, state),
+    error: (e) => {
       if (app.dataset.labUp !== 'true') emptyEl.hidden = false;
       else connEl.title = e.message;
-    });
-  getCalls(50)
-    .then(onCalls)
-    .catch(() => {});
+    },
+  });
 
   // View tools
   const presentBtn = document.getElementById('present');
@@ -124,6 +128,7 @@ function start() {
       return model;
     },
     transcript,
+    trace,
   };
 }
 

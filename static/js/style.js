@@ -16,6 +16,8 @@ const CABLE = '#ea580c';
 const PORT = '#2563eb';
 const SELECTED = '#e11d48';
 const RELATED = '#f59e0b';
+/** The packet tracer's colours: the request leg and the reply leg (also in cnilab.css). */
+export const LEG_COLOURS = { request: '#e11d48', reply: '#0891b2' };
 const SANS = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", sans-serif';
 const MONO = 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace';
 
@@ -155,6 +157,79 @@ export function graphStyle({ present = false } = {}) {
     {
       selector: '.fresh',
       style: { 'overlay-color': '#22c55e', 'overlay-opacity': 0.25, 'overlay-padding': 6 },
+    },
+    ...traceStyle(present, px),
+  ];
+}
+
+/** The traced packet (a dot carrying its TTL), the hops it has passed and the current one. */
+function traceStyle(present, px) {
+  const { request: REQ, reply: REP } = LEG_COLOURS;
+  return [
+    {
+      selector: 'node.trace-seen',
+      style: { 'background-color': '#fff1f2' },
+    },
+    {
+      selector: 'node.trace-seen.trace-reply',
+      style: { 'background-color': '#ecfeff' },
+    },
+    {
+      selector: 'edge.trace-path',
+      style: {
+        'line-color': REQ,
+        'target-arrow-color': REQ,
+        width: present ? 8 : 5,
+        'z-index': 20,
+      },
+    },
+    {
+      selector: 'edge.trace-path-reply',
+      style: { 'line-color': REP, 'target-arrow-color': REP },
+    },
+    {
+      selector: 'node.trace-current',
+      style: {
+        'border-color': REQ,
+        'border-width': present ? 6 : 5,
+        'underlay-color': REQ,
+        'underlay-opacity': 0.18,
+        'underlay-padding': 9,
+        'underlay-shape': 'round-rectangle',
+      },
+    },
+    {
+      selector: 'node.trace-current.trace-reply',
+      style: { 'border-color': REP, 'underlay-color': REP },
+    },
+    {
+      selector: 'node[type = "packet"]',
+      style: {
+        shape: 'ellipse',
+        width: px(30),
+        height: px(30),
+        'background-color': REQ,
+        'border-width': 3,
+        'border-color': '#ffffff',
+        label: 'data(label)',
+        color: '#ffffff',
+        'font-family': MONO,
+        'font-size': px(12),
+        'font-weight': 'bold',
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'underlay-color': REQ,
+        'underlay-opacity': 0.3,
+        'underlay-padding': 7,
+        'underlay-shape': 'ellipse',
+        'z-compound-depth': 'top',
+        'z-index': 999,
+        events: 'no',
+      },
+    },
+    {
+      selector: 'node[type = "packet"][leg = "reply"]',
+      style: { 'background-color': REP, 'underlay-color': REP },
     },
   ];
 }
