@@ -1,68 +1,30 @@
 """Step 9: DEL and CHECK. Fill in the TODOs, then `cnilab exercise check 9`.
 
 Built on cnilab's CNI library: `skel` reads the environment and stdin and prints the
-answer, `delegate_add`/`delegate_del`/`delegate_check` run the IPAM plugin named in the
-config (through CNI_PATH), `PluginConf` reads prevResult. ADD is step 5's.
+answer, `delegate_del`/`delegate_check` run the IPAM plugin named in the
+config (through CNI_PATH), `PluginConf` reads prevResult. ADD is step 5's solution.
 """
 
 from __future__ import annotations
 
 import sys
-from ipaddress import ip_network
 
 from pyroute2 import IPRoute
 
 from lab.cni.config import PluginConf, load_json
 from lab.cni.errors import CNIError, ErrorCode
-from lab.cni.invoke import delegate_add, delegate_check, delegate_del
-from lab.cni.result import Interface, Result, Route
+from lab.cni.invoke import delegate_check, delegate_del
 from lab.cni.skel import CmdArgs, main
+from lab.exercises.kit import reference
 from lab.kernel import addrs, links
 from lab.kernel.netns import iproute_in
 
-BRIDGE = "cni0"
+# Step 5's reference ADD: this file adds only DEL and CHECK on top of it.
+Step5 = reference(5)
+host_veth_name = reference(5, "host_veth_name")
 
 
-def host_veth_name(args: CmdArgs) -> str:
-    """Unique per pod and at most 15 characters (the kernel's limit)."""
-    return "veth" + args.container_id[:11]
-
-
-class Plugin:
-    def add(self, args: CmdArgs) -> Result:
-        """Step 5's ADD."""
-        conf = load_json(args.stdin_data, "network config")
-        result = delegate_add(conf["ipam"]["type"], args.stdin_data)
-        ip = result.ips[0]
-        host_name = host_veth_name(args)
-        with IPRoute() as host, iproute_in(args.netns) as (pod, pod_fd):
-            host.link(
-                "add",
-                ifname=host_name,
-                kind="veth",
-                peer={"ifname": args.ifname, "net_ns_fd": pod_fd},
-            )
-            bridge = host.link_lookup(ifname=BRIDGE)[0]
-            veth = host.link_lookup(ifname=host_name)[0]
-            host.link("set", index=veth, master=bridge, state="up")
-            eth = pod.link_lookup(ifname=args.ifname)[0]
-            pod.addr(
-                "add",
-                index=eth,
-                address=str(ip.address.ip),
-                prefixlen=ip.address.network.prefixlen,
-            )
-            pod.link("set", index=eth, state="up")
-            pod.route("add", dst="0.0.0.0", dst_len=0, gateway=str(ip.gateway))
-            mac = pod.link("get", index=eth)[0].get("address")
-        result.interfaces = [
-            Interface(name=host_name),
-            Interface(name=args.ifname, mac=mac, sandbox=args.netns),
-        ]
-        ip.interface = 1
-        result.routes = [Route(dst=ip_network("0.0.0.0/0"), gw=ip.gateway)]
-        return result
-
+class Plugin(Step5):
     def delete(self, args: CmdArgs) -> None:
         """The seed's DEL, in Python: `ip -n $NS link del $CNI_IFNAME`, then free the IP.
 
