@@ -103,8 +103,9 @@ def explain_stop(
         return "the probe never left the pod: " + kernel.ask(src_netns, dst, where)
     last = request_hops[-1]
     where = labels.get(last.netns, last.netns)
-    if last.direction == "out":
-        return f"it left {where} through {last.ifname}, and nothing beyond saw it"
+    if last.direction == "out":  # e.g. towards a host no node agent serves
+        left = f"it left {where} through {last.ifname}, and nothing beyond saw it"
+        return left + _detour(request_hops, dst, labels, kernel)
     verdict = kernel.ask(last.netns, last.dst_ip, where)
     return f"last seen arriving in {where} on {last.ifname}: {verdict}" + _detour(
         request_hops, dst, labels, kernel

@@ -48,10 +48,10 @@ class Trace:
     replied: bool = False
     why: str = ""
     ms: float = 0.0
-    clocks: list[dict[str, Any]] = field(default_factory=list)  # node agents only
+    agents: list[dict[str, Any]] = field(default_factory=list)  # node agents: clocks, errors
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {"clocks": self.clocks} if self.clocks else {}
+        extra = {"agents": self.agents} if self.agents else {}
         return {
             "src": self.src,
             "dst": self.dst,
