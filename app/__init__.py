@@ -23,6 +23,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         READ_ONLY=False,
         TOKEN="",  # required for actions when set (any non-loopback --host sets one)
         TOPOLOGY_SOURCE="inspector",  # "inspector" (live, netlink) or "none" (tests)
+        AGENTS=[],  # [{"name", "url", "token"}]: merge these node agents instead (lab/agent)
+        AGENT_POLL=10.0,  # seconds an agent may hold a snapshot request (a long poll)
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if test_config is None:

@@ -97,14 +97,16 @@ def trace() -> Any:
     port = body.get("port", 0)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise APIError("'port' must be a number from 0 to 65535")
+    lab = get_lab()
+    plan = None if lab.agents else lab.require_plan()
+    args = (_text(body, "src"), _text(body, "dst"), _text(body, "proto", "icmp"), port)
     try:
-        result = run_trace(
-            get_lab().require_plan(),
-            _text(body, "src"),
-            _text(body, "dst"),
-            _text(body, "proto", "icmp"),
-            port,
-        )
+        if plan is None:  # node agents: one probe, coordinated across them
+            from lab.agent.coordinator import trace_across
+
+            result = trace_across(lab.agents, *args)
+        else:
+            result = run_trace(plan, *args)
     except TraceError as e:
         raise APIError(str(e)) from e
     return jsonify(result.to_dict())

@@ -1,7 +1,9 @@
 """The app's handle on the lab (flaskr's db.py pattern): one per app, reached via get_lab().
 
 Views never touch sockets or namespaces: they call the runtime, and read topology
-snapshots that a background thread publishes into a TopologyHub.
+snapshots that a background thread publishes into a TopologyHub. With node agents
+configured (AGENTS), that thread merges the agents' snapshots instead of inspecting
+this host's namespaces, and traces are coordinated across the agents.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.errors import APIError
+from lab.agent.client import AgentRef, agent_refs
 from lab.cluster.plan import Plan, load_plan
 from lab.runtime.journal import Journal
 from lab.runtime.pods import Runtime
@@ -64,10 +67,18 @@ class TopologyHub:
 
 
 class LabHandle:
-    def __init__(self, state_dir: str, source: str) -> None:
+    def __init__(
+        self,
+        state_dir: str,
+        source: str,
+        agents: list[AgentRef] | None = None,
+        agent_poll: float = 10.0,
+    ) -> None:
         self.state_dir = state_dir
         self.hub = TopologyHub()
         self.source = source
+        self.agents = agents or []
+        self.agent_poll = agent_poll
         self._lock = threading.Lock()
 
     def plan(self) -> Plan | None:
@@ -75,6 +86,10 @@ class LabHandle:
 
     def require_plan(self) -> Plan:
         plan = self.plan()
+        if plan is None and self.agents:
+            raise APIError(
+                "this app shows node agents: make pods on the nodes (`cnilab node pod add`)", 409
+            )
         if plan is None:
             raise APIError("no lab is up: run `cnilab up`", 409)
         return plan
@@ -90,13 +105,22 @@ class LabHandle:
         """Start the inspector thread on first use (not at import, not in tests)."""
         with self._lock:
             if self.source == "inspector" and self.hub._thread is None:
-                from app.topology import live_snapshots
+                from app.topology import agent_snapshots, live_snapshots
 
-                self.hub.start(lambda stop: live_snapshots(self.state_dir, stop))
+                if self.agents:
+                    self.hub.start(lambda stop: agent_snapshots(self.agents, stop, self.agent_poll))
+                else:
+                    self.hub.start(lambda stop: live_snapshots(self.state_dir, stop))
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = LabHandle(app.config["STATE_DIR"], app.config["TOPOLOGY_SOURCE"])
+    agents = agent_refs(app.config["AGENTS"])  # a bad setting fails here, not on first use
+    poll = app.config["AGENT_POLL"]
+    if not isinstance(poll, int | float) or not 0.1 <= poll <= 30:
+        raise ValueError("AGENT_POLL must be a number of seconds from 0.1 to 30")
+    app.extensions[EXTENSION] = LabHandle(
+        app.config["STATE_DIR"], app.config["TOPOLOGY_SOURCE"], agents, float(poll)
+    )
 
 
 def get_lab() -> LabHandle:

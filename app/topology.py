@@ -3,6 +3,7 @@
 One background thread (TopologyHub) iterates `live_snapshots`: it owns the
 inspector and its sockets; request threads only ever read the published dicts.
 When the lab goes down or comes up again, the inspector is rebuilt for the new plan.
+With node agents, it iterates `agent_snapshots` instead: their merged graphs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lab.agent.client import AgentRef
 from lab.cluster.plan import Plan, load_plan
 from lab.inspect import Inspector, Watcher
 
@@ -63,3 +65,12 @@ def live_snapshots(state_dir: str, stop: threading.Event) -> Iterator[dict[str, 
             continue
         published_empty = False
         yield from _watch(plan, state_dir, stop)
+
+
+def agent_snapshots(
+    agents: list[AgentRef], stop: threading.Event, long_poll: float
+) -> Iterator[dict[str, Any]]:
+    """The union of the agents' graphs, each node's namespaces under its node's name."""
+    from lab.agent.follow import follow_agents
+
+    yield from follow_agents(agents, stop, long_poll)

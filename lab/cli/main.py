@@ -28,6 +28,7 @@ COMMANDS = {
     "exercise": "lab.cli.cmd_exercise:exercise",
     "node": "lab.cli.cmd_node:node",
     "install": "lab.cli.cmd_install:install",
+    "agent": "lab.cli.cmd_agent:agent",
 }
 
 
