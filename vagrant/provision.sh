@@ -5,20 +5,21 @@
 #
 #   provision.sh --name node1 --node-ip 192.168.56.11 --pod-cidr 10.244.0.0/24 \
 #                --peer 10.244.1.0/24=192.168.56.12 [--pod-network 10.244.0.0/16] \
-#                [--web] [--src /vagrant] [--prefix /opt/cnilab] [--root DIR]
+#                [--web] [--agent node1=192.168.56.11 ...] [--agent-token TOKEN] \
+#                [--src /vagrant] [--prefix /opt/cnilab] [--root DIR]
 #
 # --root DIR writes every system file (units, /etc/cnilab, the CNI folders, the state
 # file) under DIR instead of /; tests run the script that way inside a namespace.
 set -euo pipefail
 
 usage() {
-	sed -n '2,11p' "$0" >&2
+	sed -n '2,12p' "$0" >&2
 	exit 2
 }
 
-name="" node_ip="" pod_cidr="" pod_network="10.244.0.0/16" web=0
+name="" node_ip="" pod_cidr="" pod_network="10.244.0.0/16" web=0 agent_token=""
 src="/vagrant" prefix="/opt/cnilab" root=""
-peers=()
+peers=() agents=()
 while [ "$#" -gt 0 ]; do
 	case "$1" in
 	--name) name="${2:?--name needs a value}"; shift 2 ;;
@@ -27,6 +28,8 @@ while [ "$#" -gt 0 ]; do
 	--pod-network) pod_network="${2:?--pod-network needs a value}"; shift 2 ;;
 	--peer) peers+=("${2:?--peer needs CIDR=IP}"); shift 2 ;;
 	--web) web=1; shift ;;
+	--agent) agents+=("${2:?--agent needs NAME=IP}"); shift 2 ;;
+	--agent-token) agent_token="${2:?--agent-token needs a value}"; shift 2 ;;
 	--src) src="${2:?--src needs a folder}"; shift 2 ;;
 	--prefix) prefix="${2:?--prefix needs a folder}"; shift 2 ;;
 	--root) root="${2:?--root needs a folder}"; shift 2 ;;
@@ -90,6 +93,12 @@ install -d -m 0755 "$etc" "$root/etc/systemd/system"
 	echo "CNILAB_POD_NETWORK=$pod_network"
 	echo "CNILAB_PEER_ARGS=\"${peer_args[*]}\""
 } >"$etc/node.env"
+# Every node's agent shares one token (the Vagrantfile makes it once, on the host).
+if [ -n "$agent_token" ]; then
+	(umask 077 && echo "$agent_token" >"$etc/agent.token")
+elif [ ! -f "$etc/agent.token" ]; then
+	(umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$etc/agent.token")
+fi
 units=(cnilab-node.service pycni-agent.service cnilab-agent.service)
 if [ "$web" -eq 1 ]; then
 	units+=(cnilab-web.service)
@@ -97,6 +106,17 @@ if [ "$web" -eq 1 ]; then
 		token="$("$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(16))')"
 		(umask 077 && echo "CNILAB_TOKEN=$token" >"$etc/web.env")
 	fi
+	# The web app merges every node's agent into one graph and one trace.
+	{
+		echo "["
+		sep=""
+		for agent in "${agents[@]:-$name=$node_ip}"; do
+			printf '%s  {"name": "%s", "url": "http://%s:8081", "token_file": "/etc/cnilab/agent.token"}' \
+				"$sep" "${agent%%=*}" "${agent#*=}"
+			sep=$',\n'
+		done
+		printf '\n]\n'
+	} >"$etc/agents.json"
 	if [ -f "$src/static/package-lock.json" ]; then
 		(cd "$src/static" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
