@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from pathlib import Path
 
 import click
 
+from lab.agent.server import is_loopback
 from lab.cli.main import Exit, Lab, fail, pass_lab
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command()
