@@ -21,12 +21,13 @@ def check(c: Checker) -> None:
         where = [(h.netns, h.direction) for h in hops]
         node = c.plan.node("node1").netns
         c.expect(
-            where == [(a.netns, "out"), (node, "in"), (node, "out"), (b.netns, "in")],
+            where
+            == [(a.netns, "out"), (node, "in"), (node, "bridge"), (node, "out"), (b.netns, "in")],
             f"unexpected path: {where}",
         )
         c.expect(
-            "bridge cni0" in hops[1].action and "cni0" in hops[2].action,
-            f"the node should bridge it through cni0: {hops[1].action}; {hops[2].action}",
+            hops[2].ifname == "cni0" and "cni0" in hops[3].action,
+            f"the node should bridge it through cni0: {hops[2].action}; {hops[3].action}",
         )
         c.expect({h.ttl for h in hops} == {64}, "a bridge does not decrement TTL")
         c.expect(hops[-1].dst_ip == b_ip, "the request must reach the second pod")

@@ -40,7 +40,7 @@ def trace(
             if h.leg != leg:
                 leg = h.leg
                 click.secho(f"  {leg}", fg="cyan")
-            where = f"{h.node or '-':6} {h.netns:18} {h.ifname:16} {h.direction:3}"
+            where = f"{h.node or '-':6} {h.netns:18} {h.ifname:16} {h.direction:6}"
             addr = f"{h.src_ip} > {h.dst_ip}"
             click.echo(
                 f"  {i:2} {h.ms:7.3f}ms {where} {addr:33} ttl {h.ttl:3}  {h.src_mac} > {h.dst_mac}"

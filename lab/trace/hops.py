@@ -7,7 +7,7 @@ same leg in the same namespace tells which of these happened there.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lab.trace.capture import Frame
@@ -73,6 +73,41 @@ def _ms(seconds: float) -> float:
     return round(max(seconds, 0.0) * 1000, 3)
 
 
+BRIDGED = "bridge"  # the direction of a hop inferred at a bridge (see add_bridge_hops)
+
+
+def add_bridge_hops(hops: list[Hop], links: dict[tuple[str, str], LinkInfo]) -> list[Hop]:
+    """Put the bridge itself between a frame entering one port and leaving another.
+
+    A frame bridged from port to port never passes the bridge's own device, so no
+    socket can see it there; but entering port A and leaving port B of the same bridge,
+    unchanged, is exactly the bridge forwarding it by its FDB. The hop says so.
+    """
+    out: list[Hop] = []
+    for i, hop in enumerate(hops):
+        out.append(hop)
+        master = links.get((hop.netns, hop.ifname), LinkInfo()).master
+        if hop.direction != "in" or not master:
+            continue
+        after = next((h for h in hops[i + 1 :] if (h.leg, h.netns) == (hop.leg, hop.netns)), None)
+        if after is None or after.direction != "out" or after.ttl != hop.ttl:
+            continue
+        if links.get((after.netns, after.ifname), LinkInfo()).master != master:
+            continue
+        out.append(
+            replace(
+                hop,
+                ifname=master,
+                direction=BRIDGED,
+                action=f"bridge {master} finds {hop.dst_mac} behind port {after.ifname} in its FDB",
+                notes=[
+                    "seen entering and leaving its ports: bridged frames skip the bridge device"
+                ],
+            )
+        )
+    return out
+
+
 def describe(
     hops: list[Hop],
     links: dict[tuple[str, str], LinkInfo],
@@ -88,6 +123,8 @@ def describe(
         key = (hop.leg, hop.netns)
         before, prev = last_in.get(key), previous.get(key)
         previous[key] = hop
+        if hop.direction == BRIDGED:
+            continue  # add_bridge_hops said it already
         if hop.direction == "in":
             later = [h for h in hops[i + 1 :] if h.leg == hop.leg and h.netns == hop.netns]
             if info.master:

@@ -23,7 +23,7 @@ from lab.kernel.netns import list_netns
 from lab.runtime.pods import Runtime
 from lab.trace.diagnose import LOCAL, Kernel, explain_stop
 from lab.trace.facts import facts_of
-from lab.trace.hops import Hop, LinkInfo, build_hops, describe
+from lab.trace.hops import Hop, LinkInfo, add_bridge_hops, build_hops, describe
 from lab.trace.packets import REQUEST
 from lab.trace.probe import PROTOCOLS, Probe
 from lab.trace.session import Capture
@@ -113,6 +113,7 @@ def finish(
     """The build phase's words, once the hops are in path order: what happened at each
     hop, and if no reply came, why (asked of `kernel`)."""
     links = {(ns, name): info for ns, (named, _) in facts.items() for name, info in named.items()}
+    result.hops = add_bridge_hops(result.hops, links)
     describe(result.hops, links, labels, {ns: local for ns, (_, local) in facts.items()})
     if not result.replied:
         requests = [h for h in result.hops if h.leg == REQUEST]

@@ -40,11 +40,13 @@ def test_same_node_goes_pod_veth_bridge_veth_pod(pods: RunningLab) -> None:
     assert path(t.hops, "request") == [
         (a, "eth0", "out"),
         (node, veth_of(pods, "a"), "in"),
+        (node, "cni0", "bridge"),
         (node, veth_of(pods, "b"), "out"),
         (b, "eth0", "in"),
     ]
     actions = [h.action for h in t.hops if h.leg == "request"]
-    assert "enters bridge cni0" in actions[1] and "bridged out of cni0" in actions[2]
+    assert "enters bridge cni0" in actions[1] and "bridged out of cni0" in actions[3]
+    assert f"behind port {veth_of(pods, 'b')} in its FDB" in actions[2]
     assert {h.ttl for h in t.hops} == {64}  # a bridge is not a router
     assert actions[-1] == "delivered to pod b"
 
@@ -61,6 +63,7 @@ def test_cross_node_shows_every_hop_ttl_and_mac_rewrite(pods: RunningLab) -> Non
         (n1, "cni0", "in"),
         (n1, "eth0", "out"),
         (sw, "to-node1", "in"),
+        (sw, "br0", "bridge"),
         (sw, "to-node2", "out"),
         (n2, "eth0", "in"),
         (n2, "cni0", "out"),
@@ -68,11 +71,11 @@ def test_cross_node_shows_every_hop_ttl_and_mac_rewrite(pods: RunningLab) -> Non
         (c, "eth0", "in"),
     ]
     request = [h for h in t.hops if h.leg == "request"]
-    assert [h.ttl for h in request] == [64, 64, 64, 63, 63, 63, 63, 62, 62, 62]
+    assert [h.ttl for h in request] == [64, 64, 64, 63, 63, 63, 63, 63, 62, 62, 62]
     assert request[3].src_mac != request[0].src_mac and request[3].dst_mac != request[0].dst_mac
-    assert request[7].src_mac != request[6].src_mac  # node2 rewrote both MACs again
+    assert request[8].src_mac != request[7].src_mac  # node2 rewrote both MACs again
     assert "routed by node1 (TTL 64 -> 63" in request[3].action
-    assert "routed by node2 (TTL 63 -> 62" in request[7].action
+    assert "routed by node2 (TTL 63 -> 62" in request[8].action
     reply = [h for h in t.hops if h.leg == "reply"]
     assert reply[0].netns == c and reply[-1].netns == a and reply[-1].ttl == 62
     assert [h.ms for h in t.hops] == sorted(h.ms for h in t.hops)
