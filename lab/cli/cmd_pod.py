@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 
 import click
 
 from lab.cli.main import Lab, fail, pass_lab
 from lab.runtime.pods import Pod, PodError, PortMapping, Runtime
+
+
+class StepEcho:
+    """In slow motion, print pycni's steps as it logs them (the graph shows them too)."""
+
+    def __init__(self, log_file: str, enabled: bool) -> None:
+        self.path = Path(log_file)
+        self.enabled = enabled
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> StepEcho:
+        if self.enabled:
+            self.start = self.path.stat().st_size if self.path.exists() else 0
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.stop.set()
+            self.thread.join()
+
+    def _follow(self) -> None:
+        offset = self.start
+        while True:
+            stopping = self.stop.wait(0.1)
+            if self.path.exists():
+                with self.path.open() as f:
+                    f.seek(offset)
+                    for line in f:
+                        if ": step " in line:
+                            click.secho("  " + line.split(": step ", 1)[1].rstrip(), dim=True)
+                    offset = f.tell()
+            if stopping:
+                return
 
 
 def _runtime(lab: Lab) -> Runtime:
@@ -54,9 +91,15 @@ def add(
     as_json: bool,
 ) -> None:
     """Create pod NAME (or give it one more interface) through the CNI chain."""
+    runtime = _runtime(lab)
     try:
         ports = [PortMapping.parse(p) for p in publish]
-        made = _runtime(lab).add(name, node, ifname, plugin_file or "", demo, network, ports)
+        node = node or (existing.node if (existing := runtime.get(name)) else None)
+        log = runtime.plan.node(node or runtime.plan.nodes[0].name).log_file
+        with StepEcho(log, enabled=demo > 0):
+            made = runtime.add(name, node, ifname, plugin_file or "", demo, network, ports)
+    except ValueError as e:  # an unknown node
+        fail(str(e))
     except PodError as e:
         fail(f"{e}\n(see `cnilab calls` for what the plugin received and printed)")
     click.echo(json.dumps(made.to_dict(), indent=2) if as_json else _describe(made))

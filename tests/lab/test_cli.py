@@ -71,7 +71,8 @@ def test_demo_mode_pauses_between_steps(tmp_path: Path) -> None:
     prefix = f"pd{uuid.uuid4().hex[:6]}"
     try:
         run(state, "up", "--prefix", prefix)
-        run(state, "pod", "add", "slow", "--demo", "0.2")
+        shown = run(state, "pod", "add", "slow", "--demo", "0.2").stdout
+        assert "bridge-ready" in shown and "veth-created" in shown  # steps echoed live
         (rec,) = json.loads(run(state, "calls", "--json", "--limit", "1").stdout)
         assert json.loads(rec["stdin"])["runtimeConfig"] == {"demo": {"delay": 0.2}}
         assert rec["ms"] > 6 * 200  # six steps, each followed by a pause
