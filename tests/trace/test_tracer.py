@@ -137,16 +137,25 @@ def test_unrelated_traffic_is_left_out(pods: RunningLab) -> None:
     assert all(h.dst_ip in ("192.168.56.12", "10.244.0.2", "192.168.56.11") for h in t.hops)
 
 
+def settled_tasks() -> int:
+    """The process's kernel tasks once every joined thread has really left the kernel."""
+    for _ in range(200):
+        tasks = len(os.listdir("/proc/self/task"))
+        if tasks == threading.active_count():
+            return tasks
+        time.sleep(0.01)
+    return len(os.listdir("/proc/self/task"))
+
+
 def test_a_hundred_traces_leak_nothing(pods: RunningLab) -> None:
     trace(pods.plan, "a", "c")  # warm up imports
-    fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
-    children = os.listdir("/proc/self/task")
+    fds, threads, tasks = (
+        len(os.listdir("/proc/self/fd")),
+        threading.active_count(),
+        settled_tasks(),
+    )
     for _ in range(100):
         assert trace(pods.plan, "a", "b").replied
     assert len(os.listdir("/proc/self/fd")) == fds
     assert threading.active_count() == threads
-    for _ in range(100):  # a joined thread may still be leaving the kernel for a moment
-        if len(os.listdir("/proc/self/task")) == len(children):
-            break
-        time.sleep(0.01)
-    assert len(os.listdir("/proc/self/task")) == len(children)
+    assert settled_tasks() == tasks
