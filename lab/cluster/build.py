@@ -13,6 +13,7 @@ CLI is a short-lived single-threaded process, so it may enter namespaces (in_net
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -227,21 +228,62 @@ def is_our_agent(pid: int) -> bool:
     return b"agent" in cmdline and any(part.endswith(b"/pycni") for part in cmdline)
 
 
+def _proc_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+def _is_agent_leader(pid: int) -> bool:
+    """Our agent, checked a few times: between nsenter's exec and python's, a process's
+    cmdline can read empty for a moment, and a missed agent would outlive the lab."""
+    for _ in range(50):
+        if is_our_agent(pid):
+            return os.getpgid(pid) == pid  # started with its own session and group
+        if _proc_state(pid) in (None, "Z"):
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def _group_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is ours (tests start labs in-process)
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return _proc_state(pid) not in (None, "Z") or _group_has_others(pid)
+
+
+def _group_has_others(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pgid:
+            with contextlib.suppress(OSError, ValueError):
+                if os.getpgid(int(entry.name)) == pgid and _proc_state(int(entry.name)) != "Z":
+                    return True
+    return False
+
+
 def stop_agents(plan: Plan) -> None:
-    """SIGTERM (the agent stops its workers), then SIGKILL what is left after 5 s."""
+    """SIGTERM each agent's process group (the agent and its pre-forked workers), then
+    SIGKILL whatever is left after 5 s."""
     try:
         pids = json.loads(Path(plan.state_dir, AGENTS_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return
-    alive = [pid for pid in pids.values() if is_our_agent(pid)]
-    for pid in alive:
-        os.kill(pid, signal.SIGTERM)
+    groups = [pid for pid in pids.values() if _is_agent_leader(pid)]
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while alive and time.monotonic() < deadline:
+    while groups and time.monotonic() < deadline:
         time.sleep(0.02)
-        alive = [pid for pid in alive if is_our_agent(pid)]  # a zombie has no cmdline
-    for pid in alive:
-        os.kill(pid, signal.SIGKILL)
+        groups = [pgid for pgid in groups if _group_alive(pgid)]
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def down(plan: Plan | None) -> list[str]:

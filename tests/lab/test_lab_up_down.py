@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,8 @@ def test_up_and_down_leave_the_host_namespace_exactly_as_it_was(tmp_path: Path) 
         removed = build.down(plan)
     assert len(removed) == 6
     assert host_state() == before
+    agents = subprocess.run(["pgrep", "-f", plan.bin_dir], capture_output=True, text=True)
+    assert agents.stdout == "", "an agent (or one of its workers) outlived the lab"
     assert not [ns for ns in list_netns() if ns.startswith(plan.prefix)]
     assert not Path(plan.state_dir).exists()
     assert build.down(plan) == []  # a second down is a no-op
