@@ -30,6 +30,7 @@ bench: setup
 	$(BIN)/python bench/plugin_add_del.py
 	$(BIN)/python bench/lab_pods.py
 	$(BIN)/python bench/trace_time.py
+	$(BIN)/python bench/fuzz.py
 
 setup: apt $(STAMP) $(NPM_STAMP)
 
