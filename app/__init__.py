@@ -20,8 +20,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(
         STATE_DIR="/run/cnilab",
-        READ_ONLY=False,
-        TOKEN="",  # required for actions when set (any non-loopback --host sets one)
+        READ_ONLY=False,  # serve the graph, its events and the call journal, nothing else
+        TOKEN="",  # every /api/ request needs it (app.security); empty: none is served
+        NO_TOKEN=False,  # loopback only (`cnilab serve --no-token`): no token asked
+        PORT=None,  # the serving port a Host header must name (None: any, for tests)
+        ALLOWED_HOSTS=[],  # names besides loopback that may reach the app (--allow-host)
+        MAX_STREAMS=32,  # open event streams at once; more answer 503 with Retry-After
         TOPOLOGY_SOURCE="inspector",  # "inspector" (live, netlink) or "none" (tests)
         AGENTS=[],  # [{"name", "url", "token"}]: merge these node agents instead (lab/agent)
         AGENT_POLL=10.0,  # seconds an agent may hold a snapshot request (a long poll)
@@ -39,6 +43,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     labstate.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(events.bp)
+    events.init_app(app)
     app.register_blueprint(exercises.bp)
     return app

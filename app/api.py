@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from app.body import json_body, text
 from app.errors import APIError
 from app.labstate import get_lab
 from lab.cluster.plan import PlanError
@@ -13,20 +14,6 @@ from lab.runtime.pods import PodError, PortMapping
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_CALLS = 500
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise APIError("the request body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], key: str, default: str = "") -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str):
-        raise APIError(f"{key!r} must be a string")
-    return value
 
 
 @bp.get("/status")
@@ -41,7 +28,7 @@ def status() -> Any:
 def topology() -> Any:
     lab = get_lab()
     lab.ensure_live()
-    _, snapshot = lab.hub.wait(0, timeout=5)
+    snapshot = lab.hub.get("topology", timeout=5)
     if snapshot is None:
         raise APIError("the topology is not available yet", 503)
     return jsonify(snapshot)
@@ -54,7 +41,7 @@ def pods() -> Any:
 
 @bp.post("/pods")
 def add_pod() -> Any:
-    body = _json_body()
+    body = json_body()
     demo = body.get("demo", 0)
     if not isinstance(demo, int | float) or isinstance(demo, bool) or not 0 <= demo <= 10:
         raise APIError("'demo' must be a number of seconds from 0 to 10")
@@ -66,11 +53,11 @@ def add_pod() -> Any:
             get_lab()
             .runtime()
             .add(
-                _text(body, "name"),
-                _text(body, "node") or None,
-                _text(body, "ifname", "eth0"),
+                text(body, "name"),
+                text(body, "node") or None,
+                text(body, "ifname", "eth0"),
                 demo_delay=float(demo),
-                network=_text(body, "network"),
+                network=text(body, "network"),
                 ports=[PortMapping.parse(p) for p in ports],
             )
         )
@@ -93,13 +80,13 @@ def trace() -> Any:
     from lab.trace.tracer import TraceError
     from lab.trace.tracer import trace as run_trace
 
-    body = _json_body()
+    body = json_body()
     port = body.get("port", 0)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise APIError("'port' must be a number from 0 to 65535")
     lab = get_lab()
     plan = None if lab.agents else lab.require_plan()
-    args = (_text(body, "src"), _text(body, "dst"), _text(body, "proto", "icmp"), port)
+    args = (text(body, "src"), text(body, "dst"), text(body, "proto", "icmp"), port)
     try:
         if plan is None:  # node agents: one probe, coordinated across them
             from lab.agent.coordinator import trace_across
@@ -115,7 +102,7 @@ def trace() -> Any:
 @bp.get("/calls")
 def calls() -> Any:
     limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 0 < int(limit) <= MAX_CALLS:
+    if not (limit.isascii() and limit.isdigit()) or not 0 < int(limit) <= MAX_CALLS:
         raise APIError(f"'limit' must be a number from 1 to {MAX_CALLS}")
     journal = get_lab().journal()
     return jsonify(journal.tail(int(limit)) if journal else [])

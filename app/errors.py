@@ -1,6 +1,13 @@
-"""One error door for the API: JSON with a clear message, never a traceback."""
+"""One error door for the API: JSON with a clear message, never a traceback.
+
+A failure we did not foresee answers 500 with a generic message and an error id; the
+traceback goes to the log under that id, so a student can quote it and an instructor
+find it, while nothing of the server's internals (paths, exception texts) leaves.
+"""
 
 from __future__ import annotations
+
+import secrets
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,10 +28,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            return jsonify(error=e.description or e.name), e.code
+            return jsonify(error=e.name), e.code
         return e
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):  # type: ignore[no-untyped-def]
-        app.logger.exception("unexpected error on %s", request.path)
-        return jsonify(error=f"internal error: {type(e).__name__}: {e}"), 500
+        error_id = secrets.token_hex(4)
+        app.logger.error("error %s on %s %s", error_id, request.method, request.path, exc_info=e)
+        return jsonify(error=f"internal error (id {error_id}): see the server's log"), 500

@@ -1,63 +1,65 @@
-"""Server-Sent Events: a topology snapshot each time the kernel changes, new CNI calls.
+"""Server-Sent Events: the topology each time the kernel changes, the newest CNI calls.
 
+Every stream reads the lab's one Hub (lab.live): no stream polls anything itself. On
+connect a stream sends what the hub holds now; then each topic as it is published.
+At most MAX_STREAMS are open at once; one more answers 503 with Retry-After, so a
+flood of streams never takes the threads that the page's own requests need.
 Headers are final before the first yield (Flask's streaming pattern), and the
-generator holds no request context: it only reads the hub and the journal file.
+generator holds no request context.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from app.labstate import LabHandle, get_lab
 
 bp = Blueprint("events", __name__)
 HEARTBEAT = 15.0
-POLL = 0.25
+RETRY_AFTER = "5"
+SLOTS = "cnilab.streams"
 
 
 def _event(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _journal_size(lab: LabHandle) -> int:
-    journal = lab.journal()
+def stream(lab: LabHandle, slot: threading.BoundedSemaphore) -> Iterator[str]:
     try:
-        return os.stat(journal.path).st_size if journal else 0
-    except FileNotFoundError:
-        return 0
-
-
-def stream(lab: LabHandle) -> Iterator[str]:
-    version, idle = 0, 0.0
-    calls_seen = _journal_size(lab)
-    yield "retry: 1000\n\n"
-    while True:
-        new_version, snapshot = lab.hub.wait(version, timeout=POLL)
-        if new_version > version and snapshot is not None:
-            version, idle = new_version, 0.0
-            yield _event("topology", snapshot)
-        size = _journal_size(lab)
-        if size != calls_seen:
-            calls_seen, idle = size, 0.0
-            journal = lab.journal()
-            yield _event("calls", journal.tail(20) if journal else [])
-        idle += POLL
-        if idle >= HEARTBEAT:
-            idle = 0.0
-            yield ": keep-alive\n\n"
+        yield "retry: 1000\n\n"
+        version = 0
+        while not lab.hub.stopped:
+            version, changed = lab.hub.wait(version, timeout=HEARTBEAT)
+            if not changed:
+                yield ": keep-alive\n\n"
+            for topic, value in changed.items():
+                yield _event(topic, value)
+    finally:
+        slot.release()
 
 
 @bp.get("/api/events")
 def events() -> Response:
+    slot: threading.BoundedSemaphore = current_app.extensions[SLOTS]
+    if not slot.acquire(blocking=False):
+        response = jsonify(error="too many open event streams: try again in a few seconds")
+        response.status_code = 503
+        response.headers["Retry-After"] = RETRY_AFTER
+        return response
     lab = get_lab()
     lab.ensure_live()
     return Response(
-        stream(lab),
+        stream(lab, slot),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[SLOTS] = threading.BoundedSemaphore(int(app.config["MAX_STREAMS"]))
+    app.register_blueprint(bp)

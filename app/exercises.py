@@ -11,10 +11,11 @@ from typing import Any
 import markdown
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from app.body import json_body, text
 from app.errors import APIError
 from app.labstate import get_lab
 from lab.exercises.catalog import Exercise, ExerciseError, all_exercises, get_exercise
-from lab.exercises.workspace import Workspace
+from lab.exercises.workspace import Workspace, WorkspaceError
 
 bp = Blueprint("exercises", __name__)
 WHICH = ("workspace", "starter", "solution")
@@ -56,7 +57,6 @@ def page(number: int | None = None) -> str:
         exercises=exercises,
         lesson=render_markdown(current.lesson),
         read_only=current_app.config["READ_ONLY"],
-        token_required=bool(current_app.config["TOKEN"]),
         lab_up=get_lab().plan() is not None,
     )
 
@@ -98,9 +98,13 @@ def _path(ex: Exercise, which: str) -> Any:
 @bp.get("/api/exercises/<int:number>/file")
 def file(number: int) -> Any:
     ex = _exercise(number)
-    path = _path(ex, request.args.get("which", "workspace"))
-    text = path.read_text() if path.is_file() else ""
-    return jsonify({"path": str(path), "exists": path.is_file(), "text": text})
+    which = request.args.get("which", "workspace")
+    path = _path(ex, which)
+    try:
+        found = Workspace().read(ex) if which == "workspace" else path.read_text()
+    except WorkspaceError as e:
+        raise APIError(f"cannot open your file: {e.strerror}", 409) from None
+    return jsonify({"path": str(path), "exists": found is not None, "text": found or ""})
 
 
 @bp.post("/api/exercises/<int:number>/start")
@@ -123,9 +127,8 @@ def check(number: int) -> Any:
     from lab.exercises.checker import run_check
 
     ex = _exercise(number)
-    body = request.get_json(silent=True) or {}
-    which = body.get("which", "workspace") if isinstance(body, dict) else "workspace"
-    path = _path(ex, str(which))
+    which = text(json_body(optional=True), "which", "workspace")
+    path = _path(ex, which)
     report = run_check(ex, get_lab().require_plan(), path)
     if report.passed and which == "workspace":
         Workspace().record_pass(ex)

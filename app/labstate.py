@@ -1,69 +1,26 @@
 """The app's handle on the lab (flaskr's db.py pattern): one per app, reached via get_lab().
 
-Views never touch sockets or namespaces: they call the runtime, and read topology
-snapshots that a background thread publishes into a TopologyHub. With node agents
-configured (AGENTS), that thread merges the agents' snapshots instead of inspecting
-this host's namespaces, and traces are coordinated across the agents.
+Views never touch sockets or namespaces: they call the runtime, and read what one
+publisher thread per topic puts into the lab's Hub (lab.live): "topology" (the
+inspector's snapshots) and "calls" (the journal's newest calls). With node agents
+configured (AGENTS), the topology thread merges the agents' snapshots instead of
+inspecting this host's namespaces, and traces are coordinated across the agents.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from flask import Flask, current_app
 
 from app.errors import APIError
 from lab.agent.client import AgentRef, agent_refs
 from lab.cluster.plan import Plan, load_plan
+from lab.live.hub import Hub
 from lab.runtime.journal import Journal
 from lab.runtime.pods import Runtime
 
-Snapshot = dict[str, Any]
 EXTENSION = "cnilab"
-
-
-class TopologyHub:
-    """The latest topology snapshot, and a way to wait for the next one."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.version = 0
-        self.latest: Snapshot | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    def publish(self, snapshot: Snapshot) -> None:
-        with self._cond:
-            self.latest = snapshot
-            self.version += 1
-            self._cond.notify_all()
-
-    def wait(self, after: int, timeout: float) -> tuple[int, Snapshot | None]:
-        with self._cond:
-            self._cond.wait_for(lambda: self.version > after or self._stop.is_set(), timeout)
-            return self.version, self.latest
-
-    def start(self, source: Callable[[threading.Event], Iterator[Snapshot]]) -> None:
-        if self._thread is not None:
-            return
-
-        def run() -> None:
-            for snapshot in source(self._stop):
-                self.publish(snapshot)
-                if self._stop.is_set():
-                    return
-
-        self._thread = threading.Thread(target=run, name="topology", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 class LabHandle:
@@ -75,7 +32,7 @@ class LabHandle:
         agent_poll: float = 10.0,
     ) -> None:
         self.state_dir = state_dir
-        self.hub = TopologyHub()
+        self.hub = Hub()
         self.source = source
         self.agents = agents or []
         self.agent_poll = agent_poll
@@ -102,15 +59,21 @@ class LabHandle:
         return Journal(plan.journal) if plan else None
 
     def ensure_live(self) -> None:
-        """Start the inspector thread on first use (not at import, not in tests)."""
+        """Start the publishers on first use (not at import; tests may go without)."""
         with self._lock:
-            if self.source == "inspector" and self.hub._thread is None:
+            if not self.hub.following("calls"):
+                from lab.live.calls import follow_calls
+
+                self.hub.follow("calls", lambda stop: follow_calls(self.journal, stop))
+            if self.source == "inspector" and not self.hub.following("topology"):
                 from app.topology import agent_snapshots, live_snapshots
 
                 if self.agents:
-                    self.hub.start(lambda stop: agent_snapshots(self.agents, stop, self.agent_poll))
+                    self.hub.follow(
+                        "topology", lambda stop: agent_snapshots(self.agents, stop, self.agent_poll)
+                    )
                 else:
-                    self.hub.start(lambda stop: live_snapshots(self.state_dir, stop))
+                    self.hub.follow("topology", lambda stop: live_snapshots(self.state_dir, stop))
 
 
 def init_app(app: Flask) -> None:

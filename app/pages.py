@@ -15,7 +15,6 @@ def index() -> str:
     return render_template(
         "index.html",
         read_only=current_app.config["READ_ONLY"],
-        token_required=bool(current_app.config["TOKEN"]),
         nodes=[n.name for n in plan.nodes] if plan else [],
         lab_up=plan is not None,
     )

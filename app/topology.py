@@ -1,6 +1,6 @@
 """The live topology source: the inspector's watcher, run for the web app.
 
-One background thread (TopologyHub) iterates `live_snapshots`: it owns the
+One background thread (the hub's "topology" publisher) iterates `live_snapshots`: it owns the
 inspector and its sockets; request threads only ever read the published dicts.
 When the lab goes down or comes up again, the inspector is rebuilt for the new plan.
 With node agents, it iterates `agent_snapshots` instead: their merged graphs.

@@ -1,22 +1,80 @@
-"""`cnilab serve`: the web app. Loopback by default; anything else needs a token."""
+"""`cnilab serve`: the web app, on waitress, with a token always (as Jupyter does).
+
+Why waitress: its asyncio-style front reads each request whole before a worker thread
+gets it, so slow or half-sent requests hold no thread (werkzeug's development server
+gave each connection a thread; gunicorn's threaded worker blocks a thread on a client
+that stops mid-header), it polls with poll() rather than select() (no 1024-fd wall),
+and when a browser leaves an event stream the stream's thread is freed at its next
+write (gunicorn's asyncio worker with a2wsgi leaves that thread hanging). The pool is
+bounded: MAX_STREAMS threads for event streams, REQUEST_THREADS more for the rest.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import socket
+import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
-from lab.agent.server import is_loopback
 from lab.cli.main import Exit, Lab, fail, pass_lab
+from lab.hostguard import is_loopback
+
+REQUEST_THREADS = 16  # threads for everything but event streams
+MAX_STREAMS = 32
+CHANNEL_TIMEOUT = 30  # seconds a connection may sit without sending or reading
+MAX_HEADER = 16 * 1024
+MAX_BODY = 64 * 1024
+CONNECTION_LIMIT = 2000
+
+
+def read_token_file(path: Path) -> str:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        fail(f"--token-file: {e.strerror}: {path}", Exit.USAGE)
+    token = lines[0].strip() if lines else ""
+    if not token:
+        fail(f"--token-file: {path} holds no token", Exit.USAGE)
+    return token
+
+
+def page_address(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") or is_loopback(host) else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--read-only", is_flag=True, help="Serve the view without any action.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--read-only", is_flag=True, help="Serve the graph, its events and the calls only.")
 @click.option(
-    "--token", envvar="CNILAB_TOKEN", help="Token for actions (default: random off loopback)."
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file whose first line is the token [default: $CNILAB_TOKEN, or a new one].",
+)
+@click.option("--no-token", is_flag=True, help="Ask no token (loopback only; not advised).")
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name besides loopback the page may be opened as (repeat for each).",
+)
+@click.option(
+    "--max-streams",
+    default=MAX_STREAMS,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Event streams open at once; more are asked to retry.",
 )
 @click.option(
     "--agents",
@@ -26,32 +84,82 @@ from lab.cli.main import Exit, Lab, fail, pass_lab
 )
 @pass_lab
 def serve(
-    lab: Lab, host: str, port: int, read_only: bool, token: str | None, agents_file: Path | None
+    lab: Lab,
+    host: str,
+    port: int,
+    read_only: bool,
+    token_file: Path | None,
+    no_token: bool,
+    allowed_hosts: tuple[str, ...],
+    max_streams: int,
+    agents_file: Path | None,
 ) -> None:
-    """Serve the live graph, the CNI call transcript and the pod actions."""
+    """Serve the live graph, the CNI call transcript, the course and the pod actions."""
+    from waitress import create_server
+
     from app import create_app
     from lab.agent.client import AgentConfigError, load_agents_file
 
+    if no_token and not is_loopback(host):
+        fail("--no-token is for loopback only: anyone who reaches the port would be root")
+    if no_token and token_file is not None:
+        fail("--no-token with --token-file: which one?", Exit.USAGE)
     agents = []
     if agents_file is not None:
         try:
             agents = load_agents_file(agents_file)
         except AgentConfigError as e:
             fail(f"--agents: {e}", Exit.USAGE)
-    if not token and not is_loopback(host) and not read_only:
-        token = secrets.token_urlsafe(16)
-    app = create_app(
-        {
-            "STATE_DIR": str(lab.state_dir),
-            "READ_ONLY": read_only,
-            "TOKEN": token or "",
-            "AGENTS": agents,
-        }
+    token = ""
+    if not no_token:
+        token = read_token_file(token_file) if token_file else os.environ.get("CNILAB_TOKEN", "")
+    generated = not token and not no_token
+    token = token or ("" if no_token else secrets.token_urlsafe(24))
+    config = {
+        "STATE_DIR": str(lab.state_dir),
+        "READ_ONLY": read_only,
+        "TOKEN": token,
+        "NO_TOKEN": no_token,
+        "ALLOWED_HOSTS": list(allowed_hosts),
+        "MAX_STREAMS": max_streams,
+        "AGENTS": agents,
+    }
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror}", Exit.USAGE)
+    bound = listener.getsockname()[1]
+    app = create_app({**config, "PORT": bound})
+    server = create_server(
+        app,
+        sockets=[listener],
+        threads=max_streams + REQUEST_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT,
+        max_request_header_size=MAX_HEADER,
+        max_request_body_size=MAX_BODY,
+        asyncore_use_poll=True,
+        clear_untrusted_proxy_headers=True,
+        ident="cnilab",
     )
-    where = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/"
-    click.echo(f"cnilab web: {where}{f'?token={token}' if token else ''}")
-    if read_only:
-        click.echo("read-only: the page shows the lab but offers no actions")
+    where = page_address(host, bound)
+    if generated or (token and not token_file):
+        click.echo(f"{where}?token={token}")
+    elif token_file:
+        click.echo(f"{where}?token=... (the token is the first line of {token_file})")
+    else:
+        click.echo(where)
+        click.echo("warning: --no-token: every local user can drive this lab as root", err=True)
+    click.echo(f"cnilab web on {where}{' (read-only)' if read_only else ''}", err=True)
     for agent in agents:
-        click.echo(f"node agent {agent.name}: {agent.url}")
-    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+        click.echo(f"node agent {agent.name}: {agent.url}", err=True)
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.extensions["cnilab"].hub.stop()

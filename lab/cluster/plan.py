@@ -158,8 +158,17 @@ def load_plan(state_dir: str | Path = DEFAULT_STATE_DIR) -> Plan | None:
         return None
 
 
+def is_pod_name(name: object) -> bool:
+    """Whether `name` may name a pod (and so a file under the pods dir)."""
+    return (
+        isinstance(name, str)
+        and POD_NAME_RE.fullmatch(name) is not None
+        and not RESERVED_NAMES.match(name)
+    )
+
+
 def validate_pod_name(name: str) -> str:
-    if not POD_NAME_RE.match(name):
+    if not isinstance(name, str) or not POD_NAME_RE.fullmatch(name):
         raise PlanError(
             f"invalid pod name {name!r}: 1-40 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"

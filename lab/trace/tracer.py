@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.cluster.plan import Plan
+from lab.cluster.plan import Plan, is_pod_name
 from lab.kernel.netns import list_netns
 from lab.runtime.pods import Runtime
 from lab.trace.diagnose import LOCAL, Kernel, explain_stop
@@ -78,7 +78,7 @@ def check_probe(proto: str, port: int, timeout: float) -> None:
 
 def resolve_dst(plan: Plan, runtime: Runtime, dst: str) -> str:
     """A pod, a node, `internet`, or an IPv4 address."""
-    pod = runtime.get(dst)
+    pod = runtime.get(dst) if is_pod_name(dst) else None
     if pod is not None:
         if not pod.addresses():
             raise TraceError(f"pod {dst!r} has no address")
@@ -129,7 +129,7 @@ def trace(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Trace:
     runtime = Runtime(plan)
-    pod = runtime.get(src)
+    pod = runtime.get(src) if is_pod_name(src) else None
     if pod is None:
         raise TraceError(f"no pod named {src!r}")
     check_probe(proto, port, timeout)

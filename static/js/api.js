@@ -1,9 +1,13 @@
-// The server's API: JSON requests with the action token, and the live event stream.
+// The server's API: JSON requests with the token (every /api/ call needs it), and the
+// live event stream.
 
 const TOKEN_KEY = 'cnilab-token';
 const TOKEN_HEADER = 'X-Cnilab-Token';
 
-/** Take ?token= from the address bar into sessionStorage, and out of the address bar. */
+/**
+ * Take ?token= from the address bar into sessionStorage, and out of the address bar
+ * (so it is neither bookmarked nor shown on a projector); say so when there is none.
+ */
 export function adoptToken() {
   const url = new URL(window.location.href);
   const token = url.searchParams.get('token');
@@ -12,7 +16,10 @@ export function adoptToken() {
     url.searchParams.delete('token');
     window.history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
-  return sessionStorage.getItem(TOKEN_KEY) || '';
+  const kept = sessionStorage.getItem(TOKEN_KEY) || '';
+  const needed = document.getElementById('token-needed');
+  if (needed) needed.hidden = Boolean(kept);
+  return kept;
 }
 
 export function hasToken() {
@@ -75,7 +82,9 @@ export const checkExercise = (n, which = 'workspace') =>
  * where state is "live" or "reconnecting". EventSource reconnects by itself.
  */
 export function subscribe(handlers) {
-  const source = new EventSource('/api/events');
+  // EventSource cannot send a header: the stream takes the token as ?token= instead.
+  const token = sessionStorage.getItem(TOKEN_KEY) || '';
+  const source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
   const parse = (fn) => (event) => {
     let data;
     try {

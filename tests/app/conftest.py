@@ -15,11 +15,36 @@ from lab.cluster import build
 from lab.runtime.pods import Runtime
 from tests.conftest import RunningLab, new_plan
 
+TOKEN = "test-token"
+
+
+class TokenClient(FlaskClient):
+    """A test client that sends the app's token, as the page does once it has it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        token = self.application.config["TOKEN"]
+        if token:
+            self.environ_base["HTTP_X_CNILAB_TOKEN"] = token
+
+
+def bare_client(app: Flask) -> FlaskClient:
+    """A client with no token: a stranger, or a page that has not been given it."""
+    return FlaskClient(app)
+
 
 def make_app(state_dir: Path, **over: Any) -> Flask:
-    return create_app(
-        {"TESTING": True, "STATE_DIR": str(state_dir), "TOPOLOGY_SOURCE": "none", **over}
+    app = create_app(
+        {
+            "TESTING": True,
+            "STATE_DIR": str(state_dir),
+            "TOPOLOGY_SOURCE": "none",
+            "TOKEN": TOKEN,
+            **over,
+        }
     )
+    app.test_client_class = TokenClient
+    return app
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.app.conftest import make_app
+from tests.app.conftest import bare_client, make_app
 from tests.conftest import RunningLab
 
 JSON = {"Content-Type": "application/json"}
@@ -35,7 +35,7 @@ def test_read_only_refuses_every_action(tmp_path: Path) -> None:
 
 
 def test_token_is_required_when_set(tmp_path: Path) -> None:
-    client = make_app(tmp_path, TOKEN="s3cret").test_client()
+    client = bare_client(make_app(tmp_path, TOKEN="s3cret"))
     assert client.post("/api/pods", json={"name": "web"}).status_code == 403
     r = client.post("/api/pods", json={"name": "web"}, headers={"X-Cnilab-Token": "wrong"})
     assert r.status_code == 403
@@ -46,6 +46,8 @@ def test_token_is_required_when_set(tmp_path: Path) -> None:
 def test_cross_origin_and_form_posts_are_refused(client: FlaskClient) -> None:
     r = client.post("/api/pods", json={"name": "w"}, headers={"Origin": "http://evil.example"})
     assert r.status_code == 403 and "cross-origin" in r.get_json()["error"]
+    r = client.post("/api/pods", json={"name": "w"}, headers={"Origin": "http://localhost"})
+    assert r.status_code == 409  # this very origin: past the guards, no lab is up
     r = client.post("/api/pods", data={"name": "w"})
     assert r.status_code == 415
 

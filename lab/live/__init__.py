@@ -1,0 +1,1 @@
+"""What the web app and the CLI both follow, published once for every reader."""
