@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
 from app import create_app
 from lab.cluster import build
@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+TOKEN = "browser-test-token"
+# What a tab holds once the address `cnilab serve` printed was opened in it.
+KEEP_TOKEN = f"sessionStorage.setItem('cnilab-token', {TOKEN!r});"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,23 +93,29 @@ def serve(lab: RunningLab, workspace: Path) -> Iterator[Callable[..., str]]:
         return urls[key]
 
     def _start(**config: Any) -> str:
+        port = _free_port()
         app = create_app(
-            {"STATE_DIR": lab.plan.state_dir, "TOPOLOGY_SOURCE": "inspector", **config}
+            {
+                "STATE_DIR": lab.plan.state_dir,
+                "TOPOLOGY_SOURCE": "inspector",
+                "TOKEN": TOKEN,
+                "PORT": port,
+                **config,
+            }
         )
-        server = make_server("127.0.0.1", _free_port(), app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="browser-app", daemon=True)
+        server = create_server(app, host="127.0.0.1", port=port, threads=24)
+        thread = threading.Thread(target=server.run, name="browser-app", daemon=True)
         thread.start()
         started.append((server, thread, app))
-        return f"http://127.0.0.1:{server.server_port}"
+        return f"http://127.0.0.1:{port}"
 
     try:
         yield start
     finally:
         for server, thread, app in started:
-            server.shutdown()
-            server.server_close()
+            app.extensions["cnilab"].hub.stop()  # ends the event streams, closes sockets
+            server.close()
             thread.join(timeout=5)
-            app.extensions["cnilab"].hub.stop()  # closes the inspector's sockets
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +133,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1600, "height": 900})
+    context.add_init_script(KEEP_TOKEN)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

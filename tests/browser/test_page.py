@@ -158,6 +158,25 @@ def test_token_from_the_address_bar_is_kept_and_sent(
             lab.runtime.delete("tok")
 
 
+def test_a_tab_without_the_token_is_told_and_shown_nothing(
+    lab: RunningLab, serve: Callable[..., str], browser: Any
+) -> None:
+    lab.runtime.add("secret", "node1")
+    context = browser.new_context()  # a tab that never had the token
+    try:
+        page = context.new_page()
+        failed: list[int] = []
+        page.on("response", lambda r: failed.append(r.status) if "/api/" in r.url else None)
+        page.goto(serve())
+        page.wait_for_selector("[data-testid=token-needed]", state="visible", timeout=5_000)
+        page.wait_for_timeout(500)
+        assert failed and set(failed) == {403}
+        assert lab.plan.pod_netns("secret") not in page.content()
+    finally:
+        context.close()
+        lab.runtime.delete("secret")
+
+
 def test_screenshot_of_a_busy_lab(lab: RunningLab, serve: Callable[..., str], page: Any) -> None:
     for name, node in (("web", "node1"), ("api", "node1"), ("db", "node2")):
         lab.runtime.add(name, node)
