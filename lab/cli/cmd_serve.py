@@ -143,6 +143,7 @@ def serve(
         clear_untrusted_proxy_headers=True,
         ident="cnilab",
     )
+    signal.signal(signal.SIGTERM, _stop)  # before the address: whoever reads it may stop us
     where = page_address(host, bound)
     if generated or (token and not token_file):
         click.echo(f"{where}?token={token}")
@@ -155,7 +156,6 @@ def serve(
     for agent in agents:
         click.echo(f"node agent {agent.name}: {agent.url}", err=True)
     sys.stdout.flush()
-    signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
     except KeyboardInterrupt:
