@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "tests" / "fuzz"
-PASSING = re.compile(r"- (\d+) passing examples?, (\d+) failing examples?, (\d+) invalid")
+PASSING = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
 TEST_NAME = re.compile(r"^(tests/fuzz/\S+::\S+):", re.M)
 
 
