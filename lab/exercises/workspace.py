@@ -120,7 +120,7 @@ class Workspace:
         try:
             with _dir_fd(self.root, (), create=False) as fd:
                 data = json.loads(_read(fd, PROGRESS, self.root / PROGRESS))
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, WorkspaceError, ValueError):  # none yet, or not usable
             data = {}
         if not isinstance(data, dict):
             data = {}
