@@ -10,6 +10,7 @@ from app.body import json_body, text
 from app.errors import APIError
 from app.labstate import get_lab
 from lab.cluster.plan import PlanError
+from lab.live.status import status_of
 from lab.runtime.pods import PodError, PortMapping
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -18,8 +19,6 @@ MAX_CALLS = 500
 
 @bp.get("/status")
 def status() -> Any:
-    from lab.cli.cmd_lab import status_of
-
     plan = get_lab().plan()
     return jsonify(status_of(plan) if plan else {"up": False})
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 
 from lab.cli.main import Exit, Lab, fail, pass_lab
 from lab.cluster import build
-from lab.cluster.plan import Plan, PlanError, make_plan
-from lab.kernel.netns import list_netns
+from lab.cluster.plan import PlanError, make_plan
+from lab.live.status import status_of
 
 
 @click.command()
@@ -43,36 +42,6 @@ def down(lab: Lab) -> None:
     """Remove every namespace, process and file of the lab (again: nothing to do)."""
     removed = build.down(lab.plan())
     click.echo(f"removed {len(removed)} namespaces" if removed else "no lab is up")
-
-
-def status_of(plan: Plan) -> dict:
-    from lab.runtime.pods import Runtime
-
-    present = set(list_netns())
-    agents = {}
-    agents_file = Path(plan.state_dir, build.AGENTS_FILE)
-    if agents_file.exists():
-        pids = json.loads(agents_file.read_text())
-        agents = {name: build.is_our_agent(pid) for name, pid in pids.items()}
-    pods = Runtime(plan).list()
-    return {
-        "up": True,
-        "state_dir": plan.state_dir,
-        "underlay": plan.underlay,
-        "internet": plan.internet_address,
-        "nodes": [
-            {
-                "name": n.name,
-                "netns": n.netns,
-                "present": n.netns in present,
-                "underlay_ip": n.underlay_ip,
-                "pod_cidr": n.pod_cidr,
-                "agent": agents.get(n.name, False),
-                "pods": [p.name for p in pods if p.node == n.name],
-            }
-            for n in plan.nodes
-        ],
-    }
 
 
 @click.command()
