@@ -1,10 +1,12 @@
 """How long a trace takes on the lab: in a warm process (the web app) and as a CLI call.
 
-Run as root: `.venv/bin/python bench/trace_time.py`. Uses its own lab prefix.
+Run as root: `.venv/bin/python bench/trace_time.py [--pods N]` (N more pods on each
+node, to see that a trace's cost does not grow with them). Uses its own lab prefix.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -24,12 +26,19 @@ CNILAB = str(Path(sys.executable).parent / "cnilab")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pods", type=int, default=0, help="more pods on each node")
+    extra = parser.parse_args().pods
     with tempfile.TemporaryDirectory() as tmp:
         plan = build.up(make_plan(2, prefix=f"bt{uuid.uuid4().hex[:5]}", state_dir=tmp))
         try:
             runtime = Runtime(plan)
             for name, node in (("a", "node1"), ("b", "node1"), ("c", "node2")):
                 runtime.add(name, node)
+            for i in range(extra):
+                for node in ("node1", "node2"):
+                    runtime.add(f"x{node[-1]}-{i}", node)
+            print(f"{3 + 2 * extra} pods")
             trace(plan, "a", "c")  # imports (scapy) once
             print(f"{'trace (warm process)':28} {'median ms':>10} {'max ms':>8}")
             for label, dst, proto, port in (

@@ -1,7 +1,9 @@
 """`cnilab trace SRC DST`: follow one probe hop by hop through every lab namespace.
 
-1. arm: open a packet socket in every lab namespace (before the probe leaves: no
-   missed hop);
+1. arm: open a packet socket in every namespace the probe can pass (before it leaves:
+   no missed hop): the source pod, every pod holding the destination address, every
+   node, the underlay and the internet; not the other pods, so the cost does not grow
+   with the pod count;
 2. send one marked probe from SRC's namespace;
 3. collect until the reply is back in SRC (or the timeout), keeping the probe's frames;
 4. build: order them by kernel timestamp, say what happened at each hop, and if no
@@ -20,7 +22,7 @@ from typing import Any
 
 from lab.cluster.plan import Plan, is_pod_name
 from lab.kernel.netns import list_netns
-from lab.runtime.pods import Runtime
+from lab.runtime.pods import Pod, Runtime
 from lab.trace.diagnose import LOCAL, Kernel, explain_stop
 from lab.trace.facts import facts_of
 from lab.trace.hops import Hop, LinkInfo, add_bridge_hops, build_hops, describe
@@ -94,17 +96,26 @@ def resolve_dst(plan: Plan, runtime: Runtime, dst: str) -> str:
         raise TraceError(f"{dst!r} is not a pod, a node, 'internet' or an IPv4 address") from None
 
 
-def _labels(plan: Plan, runtime: Runtime) -> tuple[dict[str, str], dict[str, str]]:
+def _labels(plan: Plan, pods: list[Pod]) -> tuple[dict[str, str], dict[str, str]]:
     """Readable names and the node of each lab namespace."""
     labels = {plan.underlay_netns: "the underlay switch", plan.internet_netns: "the internet"}
     node_of = {}
     for node in plan.nodes:
         labels[node.netns] = node.name
         node_of[node.netns] = node.name
-    for pod in runtime.list():
+    for pod in pods:
         labels[pod.netns] = f"pod {pod.name}"
         node_of[pod.netns] = pod.node
     return labels, node_of
+
+
+def reachable(plan: Plan, pods: list[Pod], src: Pod, dst_ip: str) -> list[str]:
+    """The namespaces a probe from `src` to `dst_ip` (and its reply) can pass through."""
+    holders = [p.netns for p in pods if any(a.split("/")[0] == dst_ip for a in p.addresses())]
+    lab = [n.netns for n in plan.nodes] + [plan.underlay_netns, plan.internet_netns]
+    wanted = dict.fromkeys([src.netns, *holders, *lab])
+    present = set(list_netns())
+    return [ns for ns in wanted if ns in present]
 
 
 def finish(
@@ -134,8 +145,9 @@ def trace(
         raise TraceError(f"no pod named {src!r}")
     check_probe(proto, port, timeout)
     dst_ip = resolve_dst(plan, runtime, dst)
-    labels, node_of = _labels(plan, runtime)
-    namespaces = [ns for ns in list_netns() if ns in labels or ns.startswith(f"{plan.prefix}-")]
+    pods = runtime.list()
+    labels, node_of = _labels(plan, pods)
+    namespaces = reachable(plan, pods, pod, dst_ip)
 
     result = Trace(src, dst, dst_ip, proto, port if proto != "icmp" else 0)
     probe = Probe(proto, dst_ip, port)
