@@ -27,10 +27,10 @@ def status() -> Any:
 def topology() -> Any:
     lab = get_lab()
     lab.ensure_live()
-    snapshot = lab.hub.get("topology", timeout=5)
-    if snapshot is None:
+    item = lab.hub.get("topology", timeout=5)
+    if item is None:
         raise APIError("the topology is not available yet", 503)
-    return jsonify(snapshot)
+    return jsonify({**item.snapshot, "version": item.version})
 
 
 @bp.get("/pods")

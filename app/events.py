@@ -1,7 +1,9 @@
 """Server-Sent Events: the topology each time the kernel changes, the newest CNI calls.
 
 Every stream reads the lab's one Hub (lab.live): no stream polls anything itself. On
-connect a stream sends what the hub holds now; then each topic as it is published.
+connect a stream sends what the hub holds now (the full topology); then each topic as
+it is published, the topology as a delta when the page asked for them (?deltas=1)
+and saw the version before, else in full (lab.live.topology_feed).
 At most MAX_STREAMS are open at once; one more answers 503 with Retry-After, so a
 flood of streams never takes the threads that the page's own requests need.
 Headers are final before the first yield (Flask's streaming pattern), and the
@@ -10,14 +12,13 @@ generator holds no request context.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
-from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.labstate import LabHandle, get_lab
+from lab.live.topology_feed import TopologyItem, sse
 
 bp = Blueprint("events", __name__)
 HEARTBEAT = 15.0
@@ -25,20 +26,21 @@ RETRY_AFTER = "5"
 SLOTS = "cnilab.streams"
 
 
-def _event(kind: str, data: Any) -> str:
-    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def stream(lab: LabHandle, slot: threading.BoundedSemaphore) -> Iterator[str]:
+def stream(lab: LabHandle, slot: threading.BoundedSemaphore, deltas: bool) -> Iterator[str]:
+    """`deltas`: the page applies topology deltas (it asked with ?deltas=1)."""
     try:
         yield "retry: 1000\n\n"
-        version = 0
+        version, seen = 0, 0
         while not lab.hub.stopped:
             version, changed = lab.hub.wait(version, timeout=HEARTBEAT)
             if not changed:
                 yield ": keep-alive\n\n"
             for topic, value in changed.items():
-                yield _event(topic, value)
+                if isinstance(value, TopologyItem):
+                    yield value.event_for(seen, deltas)
+                    seen = value.version
+                else:
+                    yield sse(topic, value)
     finally:
         slot.release()
 
@@ -54,7 +56,7 @@ def events() -> Response:
     lab = get_lab()
     lab.ensure_live()
     return Response(
-        stream(lab, slot),
+        stream(lab, slot, request.args.get("deltas") == "1"),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

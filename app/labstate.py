@@ -67,13 +67,17 @@ class LabHandle:
                 self.hub.follow("calls", lambda stop: follow_calls(self.journal, stop))
             if self.source == "inspector" and not self.hub.following("topology"):
                 from app.topology import agent_snapshots, live_snapshots
+                from lab.live.topology_feed import feed
 
                 if self.agents:
                     self.hub.follow(
-                        "topology", lambda stop: agent_snapshots(self.agents, stop, self.agent_poll)
+                        "topology",
+                        lambda stop: feed(agent_snapshots(self.agents, stop, self.agent_poll)),
                     )
                 else:
-                    self.hub.follow("topology", lambda stop: live_snapshots(self.state_dir, stop))
+                    self.hub.follow(
+                        "topology", lambda stop: feed(live_snapshots(self.state_dir, stop))
+                    )
 
 
 def init_app(app: Flask) -> None:

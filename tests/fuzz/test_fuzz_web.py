@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lab.live.topology_feed import feed
 from tests.app.conftest import TOKEN, make_app
 
 pytestmark = pytest.mark.fuzz
@@ -116,7 +117,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Path]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNILAB_WORKSPACE", str(root / "work"))
         app = make_app(root / "state", PORT=PORT, MAX_STREAMS=4)
-        app.extensions["cnilab"].hub.publish("topology", {"nodes": [], "edges": []})
+        first = next(feed(iter([{"graph": {}, "nodes": [], "edges": []}])))
+        app.extensions["cnilab"].hub.publish("topology", first)
         yield app, root
         app.extensions["cnilab"].hub.stop()
 
