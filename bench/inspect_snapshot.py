@@ -148,6 +148,15 @@ def run(prefix: str, nodes: int, pods: int, runs: int) -> None:
             print(f"open sockets ({opened} namespaces):     {ms(time.perf_counter() - start)}")
             first = inspector.snapshot()
             print(f"first snapshot (asks every nsid once):  {ms(first.took)}")
+            if os.environ.get("CNILAB_PROFILE"):
+                import cProfile
+                import pstats
+
+                prof = cProfile.Profile()
+                prof.enable()
+                inspector.snapshot()
+                prof.disable()
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
             snaps = [inspector.snapshot() for _ in range(runs)]
             took = [s.took for s in snaps]
             print(
