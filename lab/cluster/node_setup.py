@@ -8,15 +8,12 @@ traffic that leaves the pod network. Every function is idempotent: run twice, sa
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from lab.kernel import addrs, links
-from lab.kernel.nftables import NftError, list_rules, match, prefix, run_nft
+from lab.kernel.nftables import NftError, match, prefix, run_nft
 from lab.kernel.sysctl import write_sysctl
 
 NAT_TABLE = "cnilab"
@@ -47,16 +44,6 @@ def ensure_peer_routes(ipr: Any, peers: list[Peer]) -> None:
         ipr.route(
             "replace", dst=str(net.network_address), dst_len=net.prefixlen, gateway=peer.address
         )
-
-
-def remove_peer_routes(ipr: Any, peers: list[Peer]) -> None:
-    for peer in peers:
-        net = ipaddress.ip_network(peer.pod_cidr)
-        try:
-            ipr.route("del", dst=str(net.network_address), dst_len=net.prefixlen)
-        except NetlinkError as e:
-            if e.code != errno.ESRCH:  # already gone is fine for an undo
-                raise
 
 
 def enable_forwarding() -> None:
@@ -95,10 +82,6 @@ def ensure_masquerade(pod_network: str) -> None:
             {"add": {"rule": rule}},
         ]
     )
-
-
-def masquerade_rules() -> list[dict[str, Any]]:
-    return list_rules("ip", NAT_TABLE, NAT_CHAIN)
 
 
 def remove_masquerade() -> None:

@@ -135,13 +135,6 @@ def in_netns(path: str) -> Iterator[None]:
         os.close(home)
 
 
-def same_netns(path: str) -> bool:
-    """True when `path` is the namespace this thread is in (a runtime may pass the host's own)."""
-    a = os.stat(path)
-    b = os.stat("/proc/thread-self/ns/net")
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
 @contextmanager
 def iproute_in(path: str) -> Iterator[tuple[object, int]]:
     """A netlink socket living in `path`'s namespace, plus an fd of that namespace.
