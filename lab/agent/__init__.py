@@ -1,4 +1,4 @@
-"""Node agents: each serves one node's snapshot, events and trace phases over HTTP.
+"""Node agents: each serves one node's snapshot and trace phases over HTTPS, signed requests.
 
     cnilab agent --node node1 --token-file /etc/cnilab/agent.token   # on each node
 
@@ -11,7 +11,11 @@ The embedded lab needs none of this: its app reads every namespace in-process.
 scope.py   which namespaces an agent serves, and their qualified names
 tag.py     an inspector snapshot as the agent publishes it
 captures.py armed captures between requests, closed when abandoned
-service.py the agent's work; server.py its HTTP face (werkzeug, token)
-client.py  AgentRef, AgentClient (and clock offsets)
+reach.py   where a probe may go: lab addresses only
+service.py the agent's work; server.py its HTTP face (a WSGI app)
+signing.py HMAC-signed, non-replayable requests (the token never travels)
+cert.py    the agent's self-signed certificate and the fingerprint clients pin
+httpd.py   the production server: gunicorn's asyncio worker, a bounded thread pool
+client.py  AgentRef, AgentClient (pinned TLS, signing, clock offsets)
 wire.py    frames and namespace facts on the wire
 """

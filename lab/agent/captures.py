@@ -5,7 +5,8 @@ packet sockets drained while the coordinator goes from one agent to the next, so
 frame is lost to a full socket buffer on a busy node. A capture nobody collects is
 closed by its own reader thread when its time is up: an abandoned trace (the app
 died, the network failed) leaks no socket and no thread. At most `max_open` captures
-are open at once, each a packet socket per namespace.
+are open at once, each a packet socket per namespace: the cap counts those being
+opened, armed, and being collected (a collect holds its sockets while it waits).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lab.trace.capture import Frame
@@ -66,17 +68,21 @@ class Captures:
         self.max_open = max_open
         self._open: dict[str, Armed] = {}
         self._opening = 0  # arms whose sockets are being opened
+        self._collecting = 0  # taken out of _open by collect, sockets still open
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._open)
+            return self._count()
+
+    def _count(self) -> int:
+        return len(self._open) + self._opening + self._collecting
 
     def arm(self, namespaces: list[str], probe: Probe, ttl: float = DEFAULT_TTL) -> str:
         if not 0 < ttl <= MAX_TTL:
             raise CaptureError(f"'ttl' must be more than 0 and at most {MAX_TTL:g} seconds")
         with self._lock:
-            if len(self._open) + self._opening >= self.max_open:
+            if self._count() >= self.max_open:
                 raise CaptureError(f"{self.max_open} captures are open already; retry later", 503)
             self._opening += 1
         try:
@@ -100,14 +106,16 @@ class Captures:
             raise
         return armed.id
 
-    def send(self, cid: str, where: str) -> float:
-        """Send the capture's probe from namespace `where`; the wall-clock time it left."""
+    def send(self, cid: str, where: str, allow: Callable[[Probe], None]) -> float:
+        """Send the capture's probe from namespace `where`, once `allow(probe)` has not
+        raised; the wall-clock time it left."""
         armed = self._get(cid)
         with armed.lock:
             if armed.closed:
                 raise CaptureError(f"capture {cid!r} expired", 404)
             if armed.sent_at is not None:
                 raise CaptureError("this capture's probe was sent already", 409)
+            allow(armed.capture.probe)
             armed.capture.home = where
             armed.capture.probe.send(where)
             armed.sent_at = armed.capture.probe.sent_at
@@ -119,6 +127,13 @@ class Captures:
         (0: what was seen until now; a node the reply passed has queued its frames by
         the time the reply is home). The capture is closed afterwards."""
         armed = self._take(cid)
+        try:
+            return self._collect(armed, until_reply, timeout)
+        finally:
+            with self._lock:
+                self._collecting -= 1
+
+    def _collect(self, armed: Armed, until_reply: bool, timeout: float) -> Collected:
         with armed.lock:
             try:
                 if until_reply and armed.capture.reply_seen.wait(timeout):
@@ -169,6 +184,7 @@ class Captures:
             if armed is None:
                 raise CaptureError(f"no capture {cid!r} (collected, cancelled or expired)", 404)
             armed.taken = True
+            self._collecting += 1
         return armed
 
     def _read(self, armed: Armed) -> None:

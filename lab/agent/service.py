@@ -4,8 +4,9 @@ The inspector's watcher thread owns the netlink sockets and publishes snapshots;
 requests only read them. Every kernel touch made for a request (packet sockets,
 the probe, a route lookup) happens in a throw-away thread inside the namespace
 (lab.kernel.netns.run_in_netns): no request thread ever changes namespace.
-Request bodies are validated here; a bad one raises AgentInputError (400). The
-HTTP layer adds the clock readings every answer carries.
+Request bodies are validated here; a bad one raises AgentInputError (400). A probe
+goes only from this node's namespaces to lab addresses (reach.py), checked at arm and
+again at send. The HTTP layer adds the clock readings every answer carries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.agent.captures import DEFAULT_TTL, CaptureError, Captures
+from lab.agent.reach import LabReach, OutsideLab
 from lab.agent.scope import NodeScope, ScopeError
 from lab.agent.tag import tag_snapshot
 from lab.agent.wire import facts_to_dict, frame_to_dict
@@ -53,8 +55,11 @@ def _text(body: dict[str, Any], key: str) -> str:
 
 
 class Agent:
-    def __init__(self, scope: NodeScope, max_captures: int | None = None) -> None:
+    def __init__(
+        self, scope: NodeScope, max_captures: int | None = None, reach: LabReach | None = None
+    ) -> None:
         self.scope = scope
+        self.reach = reach or LabReach()
         self.inspector = Inspector(include_host=scope.netns is None, select=scope.selects)
         self.watcher = Watcher(self.inspector)
         self.captures = Captures() if max_captures is None else Captures(max_captures)
@@ -110,6 +115,7 @@ class Agent:
             probe = Probe.from_marker(body.get("probe"))
         except ValueError as e:
             raise AgentInputError(f"probe: {e}") from None
+        self._allow(probe)
         ttl = _number(body, "ttl", DEFAULT_TTL, 0.1, 60)
         local = self.scope.namespaces_now()
         try:
@@ -126,7 +132,7 @@ class Agent:
     def send(self, cid: str, body: dict[str, Any]) -> dict[str, Any]:
         local = self._local(_text(body, "from"))
         try:
-            sent_at = self.captures.send(cid, self.scope.where(local))
+            sent_at = self.captures.send(cid, self.scope.where(local), self._allow)
         except OSError as e:
             raise CaptureError(f"cannot send from {local}: {e}", 409) from e
         return {"sent_at": sent_at}
@@ -167,6 +173,12 @@ class Agent:
         else:
             answer = default_gateway_here(where, dst)
         return {"answer": answer}
+
+    def _allow(self, probe: Probe) -> None:
+        try:
+            self.reach.check(probe.dst)
+        except OutsideLab as e:
+            raise AgentInputError(f"probe: {e}") from None
 
     def _local(self, name: str) -> str:
         try:

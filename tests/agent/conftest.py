@@ -1,7 +1,8 @@
 """Two node namespaces of a real lab stand in for two hosts, each served by its own agent.
 
-node1's agent is a real `cnilab agent` process; node2's runs in a thread of the test
-(werkzeug's make_server, as the command does). Pods are named so that a prefix tells
+node1's agent is a real `cnilab agent` process (gunicorn, TLS, signed requests); node2's
+runs in a thread of the test, so tests can look inside it: the same AgentApp and
+certificate code, on werkzeug's threaded server with TLS. Pods are named so that a prefix tells
 the nodes apart: n1-a and n1-b on node1, n2-c on node2 (namespaces <prefix>-n1-a ...),
 shown as pods a, b and c. One lab and one pair of agents serve the whole module.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from lab.agent.cert import AgentCert, ensure_cert
 from lab.agent.client import AgentClient, AgentRef
 from lab.agent.scope import NodeScope
-from lab.agent.server import make_agent_server
+from lab.agent.server import AgentApp
 from lab.agent.service import Agent
 from lab.cluster import build
 from lab.runtime.pods import Runtime
@@ -32,7 +35,8 @@ from tests.conftest import RunningLab, new_plan
 
 CNILAB = str(Path(sys.executable).parent / "cnilab")
 TOKENS = {"node1": "token-of-node1", "node2": "token-of-node2"}
-LISTENING = re.compile(r"on http://127\.0\.0\.1:(\d+)/")
+LISTENING = re.compile(r"on https://127\.0\.0\.1:(\d+)/")
+FINGERPRINT = re.compile(r"certificate sha256 ([0-9a-f]{64})$")
 
 
 @dataclass
@@ -41,11 +45,19 @@ class AgentProcess:
 
     proc: subprocess.Popen[str]
     url: str
+    fingerprint: str
     log: Path
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def worker_pid(self) -> int:
+        """gunicorn's worker: where the agent's threads and sockets are."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -59,22 +71,34 @@ class AgentProcess:
             self.proc.stdout.close()
 
 
-def start_agent_process(args: list[str], log: Path, timeout: float = 30) -> AgentProcess:
-    """Start `cnilab agent ARGS --port 0` and wait for the line that says its port."""
+def start_agent_process(
+    args: list[str], folder: Path, name: str = "agent", timeout: float = 30
+) -> AgentProcess:
+    """Start `cnilab agent ARGS --port 0` (its certificate in FOLDER/NAME-cert, its log
+    FOLDER/NAME.log) and wait for the lines that say its fingerprint and its port."""
+    log = folder / f"{name}.log"
     err = log.open("w")
     proc = subprocess.Popen(
-        [CNILAB, "agent", "--port", "0", *args], stdout=subprocess.PIPE, stderr=err, text=True
+        [CNILAB, "agent", "--port", "0", "--cert-dir", str(folder / f"{name}-cert"), *args],
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
     )
     err.close()
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline() if ready else ""
-    found = LISTENING.search(line)
-    if found is None:
-        proc.kill()
-        proc.wait(5)
-        raise AssertionError(f"the agent did not start: {line!r} {log.read_text()}")
-    return AgentProcess(proc, f"http://127.0.0.1:{found.group(1)}", log)
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not (lines and LISTENING.search(lines[-1])):
+        ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            proc.kill()
+            proc.wait(5)
+            raise AssertionError(f"the agent did not start: {lines!r} {log.read_text()}")
+        lines.append(line.strip())
+    pinned = next(m[1] for ln in lines if (m := FINGERPRINT.search(ln)))
+    port = LISTENING.search(lines[-1])[1]  # type: ignore[index]
+    return AgentProcess(proc, f"https://127.0.0.1:{port}", pinned, log)
 
 
 @dataclass
@@ -82,10 +106,15 @@ class AgentThread:
     agent: Agent
     server: BaseWSGIServer
     thread: threading.Thread
+    cert: AgentCert
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return f"https://127.0.0.1:{self.server.server_port}"
+
+    @property
+    def fingerprint(self) -> str:
+        return self.cert.fingerprint
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -94,12 +123,15 @@ class AgentThread:
         self.agent.close()
 
 
-def start_agent_thread(scope: NodeScope, token: str) -> AgentThread:
+def start_agent_thread(scope: NodeScope, token: str, cert_dir: Path) -> AgentThread:
+    cert = ensure_cert(cert_dir, scope.node)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert.cert, cert.key)
     agent = Agent(scope).start()
-    server = make_agent_server(agent, "127.0.0.1", 0, token)
+    server = make_server("127.0.0.1", 0, AgentApp(agent, token), threaded=True, ssl_context=tls)
     thread = threading.Thread(target=server.serve_forever, name="test-agent", daemon=True)
     thread.start()
-    return AgentThread(agent, server, thread)
+    return AgentThread(agent, server, thread, cert)
 
 
 @dataclass
@@ -111,8 +143,8 @@ class TwoHosts:
     @property
     def refs(self) -> list[AgentRef]:
         return [
-            AgentRef("node1", self.node1.url, TOKENS["node1"]),
-            AgentRef("node2", self.node2.url, TOKENS["node2"]),
+            AgentRef("node1", self.node1.url, TOKENS["node1"], self.node1.fingerprint),
+            AgentRef("node2", self.node2.url, TOKENS["node2"], self.node2.fingerprint),
         ]
 
     def client(self, node: str) -> AgentClient:
@@ -171,11 +203,12 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHosts]:
                 *("--node", "node1", "--netns", plan.node("node1").netns),
                 *("--pods-prefix", f"{plan.prefix}-n1-", "--token-file", str(token_file)),
             ],
-            folder / "agent-node1.log",
+            folder,
+            "node1",
         )
         stack.append(node1)
         scope2 = NodeScope("node2", plan.node("node2").netns, pods_prefix=f"{plan.prefix}-n2-")
-        node2 = start_agent_thread(scope2, TOKENS["node2"])
+        node2 = start_agent_thread(scope2, TOKENS["node2"], folder / "node2-cert")
         stack.append(node2)
         yield TwoHosts(lab, node1, node2)
     finally:

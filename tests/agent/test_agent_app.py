@@ -16,11 +16,19 @@ from tests.agent.conftest import TwoHosts, process_counts, settled_counts, wait_
 
 pytestmark = pytest.mark.root
 LEFT_OUT = ("cnilab-follow", "topology")
+WEB_TOKEN = "token-of-the-web-app"
 
 
 @pytest.fixture
 def app(hosts: TwoHosts, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "STATE_DIR": str(tmp_path / "no-lab"), "AGENTS": hosts.refs})
+    app = create_app(
+        {
+            "TESTING": True,
+            "STATE_DIR": str(tmp_path / "no-lab"),
+            "AGENTS": hosts.refs,
+            "TOKEN": WEB_TOKEN,
+        }
+    )
     try:
         yield app
     finally:
@@ -29,7 +37,9 @@ def app(hosts: TwoHosts, tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    client = app.test_client()
+    client.environ_base["HTTP_X_CNILAB_TOKEN"] = WEB_TOKEN
+    return client
 
 
 def topology(client: FlaskClient, ready: Any) -> dict[str, Any]:
@@ -159,8 +169,8 @@ def test_bad_trace_requests_are_clear(client: FlaskClient) -> None:
 
 
 def test_twenty_traces_leak_nothing_in_the_agents(hosts: TwoHosts, client: FlaskClient) -> None:
-    """node1's agent is a process: its fds and threads; node2's runs here: its threads."""
-    pid = hosts.node1.pid
+    """node1's agent is a process (its worker's fds and threads); node2's runs here: its threads."""
+    pid = hosts.node1.worker_pid
 
     def node2_threads() -> int:  # leaves out the app's followers of earlier tests
         return sum(not t.name.startswith(LEFT_OUT) for t in threading.enumerate())
