@@ -227,19 +227,33 @@ def test_probe_marker_round_trip_and_refusals() -> None:
             Probe.from_marker(bad)
 
 
+FP = "ab" * 32
+
+
 def test_agents_config(tmp_path: Path) -> None:
-    token = tmp_path / "token"
+    token, pin = tmp_path / "token", tmp_path / "node1.fingerprint"
     token.write_text("s3cret\n")
-    refs = agent_refs(
-        {"agents": [{"name": "node1", "url": "http://10.0.0.1:8081/", "token_file": str(token)}]}
-    )
-    assert refs == [AgentRef("node1", "http://10.0.0.1:8081", "s3cret")]
+    pin.write_text(FP.upper() + "\n")
+    item = {"name": "node1", "url": "https://10.0.0.1:8081/", "token_file": str(token)}
+    refs = agent_refs({"agents": [{**item, "fingerprint_file": str(pin)}]})
+    assert refs == [AgentRef("node1", "https://10.0.0.1:8081", "s3cret", FP)]
+    colons = ":".join(FP[i : i + 2] for i in range(0, 64, 2))
+    assert agent_refs([{**item, "fingerprint": f"sha256:{colons}"}])[0].fingerprint == FP
+    local = agent_refs([{"name": "n1", "url": "http://127.0.0.1:8081"}])[0]
+    assert (local.url, local.fingerprint) == ("http://127.0.0.1:8081", "")
     for bad, words in [
-        ([{"name": "Node 1", "url": "http://x:1"}], "'name'"),
+        ([{"name": "Node 1", "url": "https://x:1"}], "'name'"),
         ([{"name": "n1", "url": "ftp://x"}], "'url'"),
-        ([{"name": "n1", "url": "http://x:1"}, {"name": "n1", "url": "http://y:1"}], "same name"),
+        ([{"name": "n1", "url": "https://x:1/v1?a", "fingerprint": FP}], "nothing more"),
+        ([{"name": "n1", "url": "https://x", "fingerprint": FP}], "HOST:PORT"),
+        ([{"name": "n1", "url": "http://10.0.0.1:1"}], "over https only"),
+        ([{"name": "n1", "url": "https://x:1"}], "'fingerprint'"),
+        ([{"name": "n1", "url": "https://x:1", "fingerprint": "12"}], "64 hex digits"),
+        ([{"name": "n1", "url": "https://x:1", "fingerprint_file": "/nonexistent"}], "cannot"),
+        ([{"name": "n1", "url": "http://[::1]:1"}, {"name": "n1", "url": "http://[::1]:2"}],
+         "same name"),
         ("nope", "must be a list"),
-    ]:
+    ]:  # fmt: skip
         with pytest.raises(AgentConfigError, match=words):
             agent_refs(bad)
     path = tmp_path / "agents.json"
@@ -274,7 +288,7 @@ def test_serve_refuses_a_bad_agents_file(tmp_path: Path) -> None:
     path = tmp_path / "agents.json"
     path.write_text(json.dumps([{"name": "node1", "url": "nope"}]))
     out = CliRunner().invoke(cli, ["serve", "--agents", str(path)])
-    assert out.exit_code == 2 and "'url' must be http://HOST:PORT" in out.output
+    assert out.exit_code == 2 and "'url' must be https://HOST:PORT" in out.output
 
 
 def test_clock_offset_is_ntps_and_small_ones_are_left_alone() -> None:
