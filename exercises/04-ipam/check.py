@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import fcntl
 import json
-import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 
+from lab.cni.invoke import Execution
 from lab.exercises.checker import Checker
-from lab.runtime.student import student_bin_dir
 
 SMALL = "10.99.4.0/27"  # .1 is the gateway, .31 the broadcast: 29 addresses to give
 BIG = "10.99.5.0/24"
@@ -42,43 +42,19 @@ def _add(c: Checker, conf: dict, cid: str, netns: str) -> str | None:
 
 def _concurrent_adds(c: Checker, conf: dict, netns: str, count: int) -> list[str]:
     """`count` ADDs let loose at the same instant (see CNILAB_BARRIER in lab/runtime/student.py)."""
-    node = c.plan.node("node1")
-    plugin = student_bin_dir(c.plan, str(c.file)) / "pycni"
     barrier = Path(tempfile.mkdtemp(prefix="cnilab-ex04-")) / "barrier"
     barrier.touch()
-    stdin = json.dumps(conf).encode()
-    with open(barrier) as hold:
-        fcntl.flock(hold, fcntl.LOCK_EX)
-        procs = []
-        for i in range(count):
-            env = {
-                "CNI_COMMAND": "ADD",
-                "CNI_CONTAINERID": f"race{i}",
-                "CNI_NETNS": f"/run/netns/{netns}",
-                "CNI_IFNAME": "eth0",
-                "CNI_PATH": str(plugin.parent),
-                "CNILAB_BARRIER": str(barrier),
-            }
-            proc = subprocess.Popen(
-                ["nsenter", f"--net={node.netns_path}", "--", str(plugin)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-            )
-            assert proc.stdin is not None
-            proc.stdin.write(stdin)  # stdin waits in the pipe: nothing serialises them later
-            proc.stdin.close()
-            procs.append(proc)
+    hold = {"CNILAB_BARRIER": str(barrier)}
+
+    def add(i: int) -> Execution:
+        return c.call("ADD", conf, container_id=f"race{i}", netns=netns, extra_env=hold)
+
+    with open(barrier) as lock, ThreadPoolExecutor(max_workers=count) as pool:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        futures = [pool.submit(add, i) for i in range(count)]
         time.sleep(1.5)  # every process has started and is waiting at the barrier
-    outs = []
-    for proc in procs:
-        assert proc.stdout is not None and proc.stderr is not None
-        outs.append(proc.stdout.read())
-        proc.stderr.read()
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stderr.close()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        outs = [f.result().stdout for f in futures]
     addresses = []
     for out in outs:
         try:

@@ -15,9 +15,9 @@ import click
 from lab.cli.main import Exit, Lab, fail, pass_lab
 from lab.cni.config import build_plugin_config, load_json
 from lab.cni.errors import CNIError
-from lab.cni.invoke import find_in_path, raw_exec
+from lab.cni.invoke import JournalingExec, RawExec, plugin_argv
 from lab.runtime.confs import select_network
-from lab.runtime.journal import Journal, record_of
+from lab.runtime.journal import Journal
 from lab.runtime.libcni import CNIConfig, RuntimeConf
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
@@ -55,20 +55,20 @@ def cni(
     except ValueError as e:
         fail(str(e), Exit.USAGE)
     path = [plan.bin_dir]
+    runner = JournalingExec(RawExec(), Journal(plan.journal).sink(the_node.name))
     try:
         if conf_file is not None:
             conf = load_json(conf_file.read_bytes(), str(conf_file))
         else:
             net = select_network(the_node.conf_dir, path)
             conf = json.loads(build_plugin_config(net.plugins[0], net, net.cni_version, None, None))
-        plugin = find_in_path(plugin_type or str(conf.get("type", "")), path)
+        plugin = runner.find(plugin_type or str(conf.get("type", "")), path)
     except CNIError as e:
         fail(str(e), Exit.USAGE)
     if netns and "/" not in netns:
         netns = f"/run/netns/{netns}"
     rt = RuntimeConf(container_id or f"cnilab-{secrets.token_hex(6)}", netns or "", ifname)
-    env = CNIConfig(path, the_node.cache_dir)._env(command, rt if command != "VERSION" else None)
-    env = {k: v for k, v in env.items() if v != ""}
+    env = CNIConfig(path, the_node.cache_dir).env(command, rt if command != "VERSION" else None)
     stdin = json.dumps(conf, indent=2).encode()
 
     click.secho(f"# running {plugin} in {the_node.netns} with:", fg="cyan")
@@ -77,10 +77,9 @@ def cni(
     click.secho("# stdin:", fg="cyan")
     click.echo(stdin.decode())
     try:
-        ex = raw_exec(plugin, stdin, env, netns=the_node.netns_path)
+        ex = runner.run(plugin_argv(plugin, the_node.netns_path), stdin, env, timeout=60)
     except CNIError as e:
         fail(str(e))
-    Journal(plan.journal).append(record_of(ex, the_node.name, str(conf.get("name", ""))))
     click.secho(f"# exit {ex.returncode} after {ex.seconds * 1000:.1f} ms; stdout:", fg="cyan")
     click.echo(ex.stdout.decode(errors="replace").rstrip())
     if ex.stderr.strip():

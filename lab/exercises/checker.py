@@ -21,10 +21,10 @@ from typing import Any
 
 from lab.cluster.plan import Plan
 from lab.cni.errors import CNIError
-from lab.cni.invoke import Execution, raw_exec
+from lab.cni.invoke import Execution, JournalingExec, RawExec, cni_env, plugin_argv
 from lab.exercises.catalog import Exercise
 from lab.kernel.netns import create_netns, delete_netns, list_netns, set_loopback_up
-from lab.runtime.journal import Journal, record_of
+from lab.runtime.journal import Journal
 from lab.runtime.pods import Pod, PodError, Runtime
 from lab.runtime.student import StudentPluginError, student_bin_dir
 
@@ -126,19 +126,17 @@ class Checker:
         the_node = self.plan.node(node)
         bin_dir = student_bin_dir(self.plan, str(plugin or self.file))
         path = f"{self.plan.bin_dir}/{binary}" if binary else str(bin_dir / "pycni")
-        env = {
-            "CNI_COMMAND": command,
-            "CNI_PATH": f"{bin_dir}:{self.plan.bin_dir}",
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            **({"CNI_CONTAINERID": container_id} if container_id else {}),
-            **({"CNI_NETNS": f"/run/netns/{netns}"} if netns else {}),
-            **({"CNI_IFNAME": ifname} if command != "VERSION" else {}),
-            **(extra_env or {}),
-        }
+        env = cni_env(
+            command,
+            [str(bin_dir), self.plan.bin_dir],
+            container_id=container_id,
+            netns=f"/run/netns/{netns}" if netns else "",
+            ifname=ifname if command != "VERSION" else "",
+        )
+        env.update(extra_env or {})
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf or {}).encode()
-        ex = raw_exec(path, stdin, env, timeout=30, netns=the_node.netns_path)
-        Journal(self.plan.journal).append(record_of(ex, node, "by hand"))
-        return ex
+        runner = JournalingExec(RawExec(), Journal(self.plan.journal).sink(node, "by hand"))
+        return runner.run(plugin_argv(path, the_node.netns_path), stdin, env, timeout=30)
 
     def node_conf(self, node: str = "node1", **over: Any) -> dict[str, Any]:
         """The node's pycni config as the runtime would send it (name and version set)."""

@@ -1,13 +1,12 @@
 """Run the configured IPAM: pycni's own in-process, anything else through CNI_PATH.
 
 SPEC.md section 4: the plugin hands the whole network config to the IPAM plugin
-with the same CNI_* environment; only CNI_COMMAND differs.
+with the same CNI_* environment; only CNI_COMMAND differs (libcni's DelegateArgs).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from lab.cni import invoke
@@ -20,16 +19,17 @@ from lab.pycni.ipam.config import TYPE as OWN_TYPE
 log = logging.getLogger("pycni")
 
 
-def _env(args: CmdArgs, command: str) -> dict[str, str]:
-    return {
-        "CNI_COMMAND": command,
-        "CNI_CONTAINERID": args.container_id,
-        "CNI_NETNS": args.netns,
-        "CNI_IFNAME": args.ifname,
-        "CNI_ARGS": args.args,
-        "CNI_PATH": os.pathsep.join(args.path),
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-    }
+def _caller_env(args: CmdArgs) -> dict[str, str]:
+    """The env this plugin was called with, rebuilt from `args`: under `pycni agent` the
+    call runs in the agent, whose os.environ is not the runtime's."""
+    return invoke.cni_env(
+        args.command,
+        args.path,
+        container_id=args.container_id,
+        netns=args.netns,
+        ifname=args.ifname,
+        args=args.args,
+    )
 
 
 def _type(conf: dict[str, Any]) -> str:
@@ -39,21 +39,21 @@ def _type(conf: dict[str, Any]) -> str:
 def ipam_add(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> Result:
     if _type(conf) == OWN_TYPE:
         return own.ipam_add(conf, (args.container_id, args.ifname))
-    return invoke.delegate_add(_type(conf), stdin, _env(args, "ADD"))
+    return invoke.delegate_add(_type(conf), stdin, _caller_env(args))
 
 
 def ipam_del(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
     if _type(conf) == OWN_TYPE:
         own.ipam_del(conf, (args.container_id, args.ifname))
     else:
-        invoke.delegate_del(_type(conf), stdin, _env(args, "DEL"))
+        invoke.delegate_del(_type(conf), stdin, _caller_env(args))
 
 
 def ipam_check(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
     if _type(conf) == OWN_TYPE:
         own.ipam_check(conf, (args.container_id, args.ifname))
     else:
-        invoke.delegate_check(_type(conf), stdin, _env(args, "CHECK"))
+        invoke.delegate_check(_type(conf), stdin, _caller_env(args))
 
 
 def ipam_gc(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
@@ -62,7 +62,7 @@ def ipam_gc(conf: dict[str, Any], stdin: bytes, args: CmdArgs) -> None:
         log.info("GC released %d address(es): %s", len(freed), ", ".join(freed) or "-")
         return
     try:
-        invoke.exec_plugin(_type(conf), stdin, _env(args, "GC"))
+        invoke.exec_plugin(_type(conf), stdin, invoke.delegate_env("GC", _caller_env(args)))
     except CNIError as e:  # older IPAM plugins (host-local) know no GC: not our failure
         log.warning("IPAM %s could not GC: %s", _type(conf), e)
 

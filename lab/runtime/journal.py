@@ -11,19 +11,29 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lab.cni.invoke import Execution
 
 
-def record_of(ex: Execution, node: str, network: str) -> dict[str, Any]:
+def _network_of(stdin: bytes) -> str:
+    """The network a config names (a runtime's call always names one)."""
+    try:
+        conf = json.loads(stdin)
+    except ValueError:
+        return ""
+    return str(conf.get("name", "")) if isinstance(conf, dict) else ""
+
+
+def record_of(ex: Execution, node: str, network: str | None = None) -> dict[str, Any]:
+    """`network` defaults to the name in the config the plugin got."""
     env = {k: v for k, v in ex.env.items() if k.startswith("CNI_")}
     return {
         "time": round(time.time(), 3),
         "node": node,
-        "network": network,
+        "network": _network_of(ex.stdin) if network is None else network,
         "plugin": ex.plugin,
         "command": env.get("CNI_COMMAND", ""),
         "container_id": env.get("CNI_CONTAINERID", ""),
@@ -40,6 +50,10 @@ def record_of(ex: Execution, node: str, network: str) -> dict[str, Any]:
 class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+
+    def sink(self, node: str, network: str | None = None) -> Callable[[Execution], None]:
+        """What a JournalingExec calls with each run on `node`."""
+        return lambda ex: self.append(record_of(ex, node, network))
 
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

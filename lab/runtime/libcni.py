@@ -8,19 +8,16 @@ inside the node's network namespace, with the real CNI_* environment and stdin.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab.cni.config import NetworkConfigList, build_plugin_config
 from lab.cni.errors import CNIError, ErrorCode
-from lab.cni.invoke import Execution, decode_execution, find_in_path, raw_exec
+from lab.cni.invoke import Exec, RawExec, cni_env, decode_execution, plugin_argv
 from lab.cni.result import Result
 from lab.cni.version import at_least
 from lab.runtime import cache
 
-DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")  # libcni sends both
 
 
@@ -39,39 +36,35 @@ class RuntimeConf:
         return ";".join(f"{k}={v}" for k, v in self.args)
 
 
-OnExec = Callable[[Execution, str], None]
-
-
 @dataclass
 class CNIConfig:
+    """libcni's CNIConfig: where plugins are, where results are cached, how they are run."""
+
     path: list[str]
     cache_dir: str
     node_netns: str | None = None  # run plugins inside this namespace (the node's)
-    on_exec: OnExec | None = None  # called with every execution, failed ones included
+    exec: Exec = field(default_factory=RawExec)  # a JournalingExec to journal, a fake to test
     timeout: float = 120.0
 
-    def _env(self, command: str, rt: RuntimeConf | None) -> dict[str, str]:
-        env = {
-            "CNI_COMMAND": command,
-            "CNI_PATH": os.pathsep.join(self.path),
-            "PATH": os.environ.get("PATH", DEFAULT_PATH),
-        }
-        if rt is not None:
-            env.update(
-                CNI_CONTAINERID=rt.container_id,
-                CNI_NETNS=rt.netns,
-                CNI_IFNAME=rt.ifname,
-                CNI_ARGS=rt.cni_args,
-            )
-        return env
+    def env(self, command: str, rt: RuntimeConf | None) -> dict[str, str]:
+        """The environment of a call (libcni's c.args): no `rt` for VERSION, GC and STATUS."""
+        if rt is None:
+            return cni_env(command, self.path)
+        return cni_env(
+            command,
+            self.path,
+            container_id=rt.container_id,
+            netns=rt.netns,
+            ifname=rt.ifname,
+            args=rt.cni_args,
+        )
 
     def exec_plugin(
-        self, plugin: dict[str, Any], conf: bytes, command: str, rt: RuntimeConf | None, net: str
+        self, plugin: dict[str, Any], conf: bytes, command: str, rt: RuntimeConf | None
     ) -> dict[str, Any] | None:
-        binary = find_in_path(str(plugin["type"]), self.path)
-        ex = raw_exec(binary, conf, self._env(command, rt), self.timeout, netns=self.node_netns)
-        if self.on_exec is not None:
-            self.on_exec(ex, net)
+        binary = self.exec.find(str(plugin["type"]), self.path)
+        argv = plugin_argv(binary, self.node_netns)
+        ex = self.exec.run(argv, conf, self.env(command, rt), self.timeout)
         try:
             return decode_execution(ex)
         except CNIError as e:
@@ -82,7 +75,7 @@ class CNIConfig:
         prev: dict[str, Any] | None = None
         for plugin in net.plugins:
             conf = build_plugin_config(plugin, net, net.cni_version, prev, rt.capability_args)
-            out = self.exec_plugin(plugin, conf, "ADD", rt, net.name)
+            out = self.exec_plugin(plugin, conf, "ADD", rt)
             if out is None:
                 raise CNIError(
                     ErrorCode.DECODE_FAILURE, f"plugin type={plugin['type']!r} ADD printed nothing"
@@ -124,7 +117,7 @@ class CNIConfig:
             )
         for plugin in net.plugins:
             conf = build_plugin_config(plugin, net, net.cni_version, prev, caps)
-            self.exec_plugin(plugin, conf, "CHECK", rt, net.name)
+            self.exec_plugin(plugin, conf, "CHECK", rt)
 
     def del_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
         """Reverse order, with the cached result as prevResult (0.4.0 and later)."""
@@ -133,7 +126,7 @@ class CNIConfig:
             prev = None
         for plugin in reversed(net.plugins):
             conf = build_plugin_config(plugin, net, net.cni_version, prev, caps)
-            self.exec_plugin(plugin, conf, "DEL", rt, net.name)
+            self.exec_plugin(plugin, conf, "DEL", rt)
         cache.remove(self.cache_dir, net.name, rt.container_id, rt.ifname)
 
     def gc_network_list(
@@ -148,7 +141,7 @@ class CNIConfig:
             extra = dict.fromkeys(VALID_ATTACHMENTS, attachments)
             conf = build_plugin_config({**plugin, **extra}, net, net.cni_version, None, None)
             try:
-                self.exec_plugin(plugin, conf, "GC", None, net.name)
+                self.exec_plugin(plugin, conf, "GC", None)
             except CNIError as e:
                 errors.append(e)
         return errors
@@ -158,4 +151,4 @@ class CNIConfig:
             return
         for plugin in net.plugins:
             conf = build_plugin_config(plugin, net, net.cni_version, None, None)
-            self.exec_plugin(plugin, conf, "STATUS", None, net.name)
+            self.exec_plugin(plugin, conf, "STATUS", None)

@@ -22,10 +22,10 @@ from typing import Any
 from lab.cluster.plan import Plan, PlanError, validate_pod_name
 from lab.cni.config import NetworkConfigList
 from lab.cni.errors import CNIError
-from lab.cni.invoke import Execution
+from lab.cni.invoke import JournalingExec, RawExec
 from lab.kernel.netns import create_netns, delete_netns, list_netns, set_loopback_up
 from lab.runtime.confs import select_network
-from lab.runtime.journal import Journal, record_of
+from lab.runtime.journal import Journal
 from lab.runtime.libcni import CNIConfig, RuntimeConf
 from lab.runtime.student import StudentPluginError, student_bin_dir
 
@@ -138,11 +138,8 @@ class Runtime:
         path = [*extra_path, self.plan.bin_dir]
         if plugin_file:
             path.insert(0, str(student_bin_dir(self.plan, plugin_file)))
-
-        def journal(ex: Execution, network: str) -> None:
-            self.journal.append(record_of(ex, node_name, network))
-
-        return CNIConfig(path, node.cache_dir, node_netns=node.netns_path, on_exec=journal)
+        journaled = JournalingExec(RawExec(), self.journal.sink(node_name))
+        return CNIConfig(path, node.cache_dir, node_netns=node.netns_path, exec=journaled)
 
     def _runtime_conf(
         self, pod: Pod, ifname: str, demo_delay: float = 0.0, ports: list[PortMapping] = ()

@@ -13,13 +13,13 @@ from lab.cni import invoke
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.invoke import (
     Execution,
+    RawExec,
     decode_execution,
     delegate_add,
     delegate_check,
     delegate_del,
     exec_plugin,
     find_in_path,
-    raw_exec,
 )
 
 RESULT_040 = {
@@ -98,7 +98,7 @@ def test_find_in_path_rejects_paths(bin_dir: Path, name: str) -> None:
 
 def test_raw_exec_records_everything(bin_dir: Path) -> None:
     env = env_for(bin_dir)
-    ex = raw_exec(str(bin_dir / "ok"), NETCONF, env)
+    ex = RawExec().run([str(bin_dir / "ok")], NETCONF, env)
     assert ex.argv == [str(bin_dir / "ok")]
     assert ex.env == env
     assert (ex.stdin, ex.returncode, ex.stderr) == (NETCONF, 0, b"")
@@ -154,7 +154,7 @@ def test_plugin_not_found(bin_dir: Path) -> None:
 def test_timeout(bin_dir: Path) -> None:
     write_plugin(bin_dir, "slow", "exec sleep 5")
     with pytest.raises(CNIError) as exc:
-        raw_exec(str(bin_dir / "slow"), b"{}", env_for(bin_dir), timeout=0.3)
+        RawExec().run([str(bin_dir / "slow")], b"{}", env_for(bin_dir), timeout=0.3)
     assert exc.value.code == ErrorCode.INTERNAL
     assert exc.value.msg == "plugin slow timed out after 0.3s"
 
@@ -171,14 +171,14 @@ def test_retries_text_file_busy(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) 
 
     monkeypatch.setattr(invoke.subprocess, "run", busy_twice)
     monkeypatch.setattr(invoke, "_BUSY_WAIT", 0.0)
-    ex = raw_exec(str(bin_dir / "ok"), NETCONF, env_for(bin_dir))
+    ex = RawExec().run([str(bin_dir / "ok")], NETCONF, env_for(bin_dir))
     assert (ex.returncode, len(attempts)) == (0, 3)
 
 
 def test_exec_failure_is_a_cni_error(bin_dir: Path) -> None:
     write_plugin(bin_dir, "noexec", "exit 0", mode=0o644)
     with pytest.raises(CNIError) as exc:
-        raw_exec(str(bin_dir / "noexec"), b"{}", env_for(bin_dir))
+        RawExec().run([str(bin_dir / "noexec")], b"{}", env_for(bin_dir))
     assert "failed to execute plugin noexec" in exc.value.msg
 
 
