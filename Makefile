@@ -12,7 +12,7 @@ NPM_STAMP := static/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: up down serve test lint bench setup apt clean
+.PHONY: up down serve test lint lint-js test-js bench setup apt clean
 
 up: setup  ## install everything, bring up the two-node lab, serve the web app
 	$(BIN)/cnilab status >/dev/null 2>&1 || $(BIN)/cnilab up
@@ -21,10 +21,16 @@ up: setup  ## install everything, bring up the two-node lab, serve the web app
 down: setup
 	$(BIN)/cnilab down
 
-test: setup  ## lint, then every test tier (needs root: real namespaces, real browser)
+test: setup lint-js test-js  ## lint, then every test tier (needs root: real namespaces, real browser)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+lint-js: $(NPM_STAMP)  ## ESLint on the page's own JS (static/eslint.config.js)
+	cd static && npx --no-install eslint .
+
+test-js: $(NPM_STAMP)  ## unit tests of the page's pure modules, node's own runner
+	cd static && node --test test/*.test.mjs
 
 bench: setup
 	$(BIN)/python bench/plugin_add_del.py
