@@ -54,6 +54,11 @@ def check_token(host: str, token: str, no_token: bool) -> None:
         )
 
 
+def agent_wsgi(agent: Agent, token: str, port: int | None, allow_hosts: Iterable[str]) -> HostGuard:
+    """What the worker serves: the Host check (DNS rebinding), then the signed API."""
+    return HostGuard(AgentApp(agent, token), port, allow_hosts)
+
+
 class AgentServer(BaseApplication):  # type: ignore[misc]
     """`cnilab agent`'s server; run() blocks until SIGTERM or SIGINT."""
 
@@ -101,7 +106,7 @@ class AgentServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         """In the worker: the Agent, its app behind the Host check, in the thread pool."""
         self.agent = self.make_agent().start()
-        app = HostGuard(AgentApp(self.agent, self.token), self.port, self.allow_hosts)
+        app = agent_wsgi(self.agent, self.token, self.port, self.allow_hosts)
         return WSGIMiddleware(app, workers=POOL)
 
     def _worker_exit(self, arbiter: Any, worker: Any) -> None:
