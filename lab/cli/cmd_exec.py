@@ -8,7 +8,7 @@ import shutil
 import click
 
 from lab.cli.main import Exit, Lab, fail, pass_lab
-from lab.cluster.plan import Plan
+from lab.cluster.plan import Plan, is_pod_name
 from lab.runtime.pods import Runtime
 
 
@@ -18,7 +18,7 @@ def target_netns(plan: Plan, target: str) -> str:
         return plan.node(target).netns
     if target in ("internet", "underlay"):
         return plan.internet_netns if target == "internet" else plan.underlay_netns
-    pod = Runtime(plan).get(target)
+    pod = Runtime(plan).get(target) if is_pod_name(target) else None
     if pod is None:
         fail(f"no pod, node or lab namespace named {target!r}", Exit.USAGE)
     return pod.netns  # type: ignore[union-attr]

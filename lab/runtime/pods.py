@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.cluster.plan import Plan, PlanError, validate_pod_name
+from lab.cluster.plan import Plan, PlanError, is_pod_name, validate_pod_name
 from lab.cni.config import NetworkConfigList
 from lab.cni.errors import CNIError
 from lab.cni.invoke import JournalingExec, RawExec
@@ -111,13 +111,22 @@ class Runtime:
 
     # -- records ---------------------------------------------------------------------
     def _record_path(self, name: str) -> Path:
+        """Where a pod's record is: only for a valid pod name (no path ever gets here)."""
+        try:
+            validate_pod_name(name)
+        except PlanError as e:
+            raise PodError(str(e)) from None
         return Path(self.plan.pods_dir) / f"{name}.json"
 
     def get(self, name: str) -> Pod | None:
+        """The pod named `name`, or None; PodError if `name` cannot be a pod's name."""
+        path = self._record_path(name)
         try:
-            return Pod.from_dict(json.loads(self._record_path(name).read_text()))
+            return Pod.from_dict(json.loads(path.read_text()))
         except FileNotFoundError:
             return None
+        except (ValueError, TypeError, KeyError) as e:
+            raise PodError(f"the record of pod {name!r} is damaged: {path}") from e
 
     def _save(self, pod: Pod) -> None:
         path = self._record_path(pod.name)
@@ -129,7 +138,7 @@ class Runtime:
     def list(self) -> list[Pod]:
         folder = Path(self.plan.pods_dir)
         names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
-        return [pod for name in names if (pod := self.get(name)) is not None]
+        return [pod for name in names if is_pod_name(name) and (pod := self.get(name))]
 
     # -- CNI -------------------------------------------------------------------------
     def cni(self, node_name: str, plugin_file: str = "", extra_path: list[str] = ()) -> CNIConfig:
