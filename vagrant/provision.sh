@@ -5,19 +5,24 @@
 #
 #   provision.sh --name node1 --node-ip 192.168.56.11 --pod-cidr 10.244.0.0/24 \
 #                --peer 10.244.1.0/24=192.168.56.12 [--pod-network 10.244.0.0/16] \
-#                [--web] [--agent node1=192.168.56.11 ...] [--agent-token TOKEN] \
+#                [--web] [--agent node1=192.168.56.11[=SHA256] ...] [--agent-token TOKEN] \
+#                [--agent-cert FILE --agent-key FILE] \
 #                [--src /vagrant] [--prefix /opt/cnilab] [--root DIR]
 #
-# --root DIR writes every system file (units, /etc/cnilab, the CNI folders, the state
-# file) under DIR instead of /; tests run the script that way inside a namespace.
+# --agent-cert/--agent-key install this node's agent certificate (the Vagrantfile makes
+# one per VM, so node1's app can pin node2's SHA256 before node2 exists); without them
+# `cnilab agent --make-cert` makes one here. --root DIR writes every system file (units,
+# /etc/cnilab, /var/lib/cnilab, the CNI folders) under DIR instead of /; tests run the
+# script that way inside a namespace.
 set -euo pipefail
 
 usage() {
-	sed -n '2,12p' "$0" >&2
+	sed -n '2,17p' "$0" >&2
 	exit 2
 }
 
 name="" node_ip="" pod_cidr="" pod_network="10.244.0.0/16" web=0 agent_token=""
+agent_cert="" agent_key=""
 src="/vagrant" prefix="/opt/cnilab" root=""
 peers=() agents=()
 while [ "$#" -gt 0 ]; do
@@ -30,6 +35,8 @@ while [ "$#" -gt 0 ]; do
 	--web) web=1; shift ;;
 	--agent) agents+=("${2:?--agent needs NAME=IP}"); shift 2 ;;
 	--agent-token) agent_token="${2:?--agent-token needs a value}"; shift 2 ;;
+	--agent-cert) agent_cert="${2:?--agent-cert needs a file}"; shift 2 ;;
+	--agent-key) agent_key="${2:?--agent-key needs a file}"; shift 2 ;;
 	--src) src="${2:?--src needs a folder}"; shift 2 ;;
 	--prefix) prefix="${2:?--prefix needs a folder}"; shift 2 ;;
 	--root) root="${2:?--root needs a folder}"; shift 2 ;;
@@ -39,6 +46,10 @@ while [ "$#" -gt 0 ]; do
 done
 if [ -z "$name" ] || [ -z "$node_ip" ] || [ -z "$pod_cidr" ]; then
 	echo "provision.sh: --name, --node-ip and --pod-cidr are required" >&2
+	usage
+fi
+if [ -n "$agent_cert$agent_key" ] && { [ -z "$agent_cert" ] || [ -z "$agent_key" ]; }; then
+	echo "provision.sh: --agent-cert and --agent-key go together" >&2
 	usage
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -84,6 +95,12 @@ echo "== $name: cnilab install"
 	--bin-dir "$root/opt/cni/bin" --conf-dir "$root/etc/cni/net.d"
 
 echo "== $name: services"
+# The agent probes only lab addresses: the pod network and the nodes.
+lab_args=(--lab-network "$pod_network" --lab-network "$node_ip/32")
+for agent in "${agents[@]}"; do
+	rest="${agent#*=}"
+	lab_args+=(--lab-network "${rest%%=*}/32")
+done
 install -d -m 0755 "$etc" "$root/etc/systemd/system"
 {
 	echo "# Written by vagrant/provision.sh; read by cnilab-node.service and cnilab-agent.service."
@@ -92,6 +109,7 @@ install -d -m 0755 "$etc" "$root/etc/systemd/system"
 	echo "CNILAB_POD_CIDR=$pod_cidr"
 	echo "CNILAB_POD_NETWORK=$pod_network"
 	echo "CNILAB_PEER_ARGS=\"${peer_args[*]}\""
+	echo "CNILAB_AGENT_ARGS=\"${lab_args[*]}\""
 } >"$etc/node.env"
 # Every node's agent shares one token (the Vagrantfile makes it once, on the host).
 if [ -n "$agent_token" ]; then
@@ -99,6 +117,14 @@ if [ -n "$agent_token" ]; then
 elif [ ! -f "$etc/agent.token" ]; then
 	(umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$etc/agent.token")
 fi
+# The agent's TLS certificate: the one the Vagrantfile made for this node, or one made here.
+cert_dir="$root/var/lib/cnilab/agent"
+install -d -m 0700 "$cert_dir"
+if [ -n "$agent_cert" ]; then
+	install -m 0644 "$agent_cert" "$cert_dir/agent.crt"
+	install -m 0600 "$agent_key" "$cert_dir/agent.key"
+fi
+fingerprint="$("$cnilab" agent --node "$name" --cert-dir "$cert_dir" --make-cert)"
 units=(cnilab-node.service pycni-agent.service cnilab-agent.service)
 if [ "$web" -eq 1 ]; then
 	units+=(cnilab-web.service)
@@ -106,13 +132,30 @@ if [ "$web" -eq 1 ]; then
 		token="$("$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(16))')"
 		(umask 077 && echo "CNILAB_TOKEN=$token" >"$etc/web.env")
 	fi
-	# The web app merges every node's agent into one graph and one trace.
+	# The web app merges every node's agent into one graph and one trace, over HTTPS,
+	# pinning each agent's certificate by its SHA-256 (kept beside the shared token).
 	{
 		echo "["
 		sep=""
 		for agent in "${agents[@]:-$name=$node_ip}"; do
-			printf '%s  {"name": "%s", "url": "http://%s:8081", "token_file": "/etc/cnilab/agent.token"}' \
-				"$sep" "${agent%%=*}" "${agent#*=}"
+			agent_name="${agent%%=*}" rest="${agent#*=}" pin=""
+			agent_ip="${rest%%=*}"
+			case "$rest" in *=*) pin="${rest#*=}" ;; esac
+			if [ "$agent_name" = "$name" ]; then
+				if [ -n "$pin" ] && [ "$pin" != "$fingerprint" ]; then
+					echo "provision.sh: --agent $agent: this node's certificate is $fingerprint" >&2
+					exit 1
+				fi
+				pin="$fingerprint"
+			fi
+			if ! [[ "$agent_name" =~ ^[a-z0-9][a-z0-9._-]*$ && "$pin" =~ ^[0-9a-f]{64}$ ]]; then
+				echo "provision.sh: --agent $agent: give NAME=IP=SHA256 (the app pins it)" >&2
+				exit 2
+			fi
+			echo "$pin" >"$etc/agent-$agent_name.fingerprint"
+			printf '%s  {"name": "%s", "url": "https://%s:8081", "token_file": "%s", "fingerprint_file": "%s"}' \
+				"$sep" "$agent_name" "$agent_ip" /etc/cnilab/agent.token \
+				"/etc/cnilab/agent-$agent_name.fingerprint"
 			sep=$',\n'
 		done
 		printf '\n]\n'

@@ -9,9 +9,11 @@ command line, expanded the way systemd expands it, is the same idempotent init.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +42,8 @@ def staged(tmp_path: Path) -> dict[str, Path]:
     return {"stubs": stubs, "prefix": venv.parent.parent, "root": tmp_path / "root"}
 
 
-def provision(host: Host, peer: Host, staged: dict[str, Path]) -> str:
-    argv = ["bash", str(ROOT / "vagrant" / "provision.sh"), "--name", "node1", "--web"]
+def provision(host: Host, peer: Host, staged: dict[str, Path], *extra: str) -> str:
+    argv = ["bash", str(ROOT / "vagrant" / "provision.sh"), "--name", "node1", "--web", *extra]
     argv += ["--node-ip", host.ip, "--pod-cidr", host.pod_cidr]
     argv += ["--peer", f"{peer.pod_cidr}={peer.ip}", "--src", str(ROOT)]
     argv += ["--prefix", str(staged["prefix"]), "--root", str(staged["root"])]
@@ -112,9 +114,23 @@ def test_provisioning_makes_a_node_twice_the_same_and_undo_restores_it(
     assert web_env.stat().st_mode & 0o777 == 0o600
     token = web_env.read_text()
 
-    assert "web app" in provision(h1, h2, staged)  # `vagrant provision` again
+    pin = check_agent_files(root, {"node1": h1.ip})
+
+    # `vagrant provision` again, as the Vagrantfile runs it: the certificate it made for
+    # this node (here: a copy of the one made above), every node's address and pin
+    made = uploaded_copy(root / "var/lib/cnilab/agent", root.parent / "upload")
+    other = "ab" * 32
+    again = ["--agent-cert", str(made / "agent.crt"), "--agent-key", str(made / "agent.key")]
+    again += ["--agent", f"node1={h1.ip}={pin}", "--agent", f"node2={h2.ip}={other}"]
+    assert "web app" in provision(h1, h2, staged, *again)
     assert_same_state(h1.snapshot(), node)
     assert web_env.read_text() == token
+    assert check_agent_files(root, {"node1": h1.ip, "node2": h2.ip}) == pin
+    assert (root / "etc/cnilab/agent-node2.fingerprint").read_text().strip() == other
+    agent_argv = systemd_argv(ROOT / "vagrant" / "systemd" / "cnilab-agent.service", env_file)
+    assert "--cert-dir" in agent_argv and "--token-file" in agent_argv
+    networks = [agent_argv[i + 1] for i, w in enumerate(agent_argv) if w == "--lab-network"]
+    assert {"10.244.0.0/16", f"{h1.ip}/32", f"{h2.ip}/32"} == set(networks)
 
     # What cnilab-node.service runs at boot is the same init: nothing changes.
     unit = ROOT / "vagrant" / "systemd" / "cnilab-node.service"
@@ -131,3 +147,30 @@ def test_provisioning_makes_a_node_twice_the_same_and_undo_restores_it(
         capture_output=True,
     )
     assert_same_state(h1.snapshot(), pristine)
+
+
+def uploaded_copy(cert_dir: Path, to: Path) -> Path:
+    """What the Vagrantfile uploads: a certificate and its key, made elsewhere."""
+    to.mkdir(mode=0o700)
+    for name in ("agent.crt", "agent.key"):
+        shutil.copy2(cert_dir / name, to / name)
+    return to
+
+
+def check_agent_files(root: Path, nodes: dict[str, str]) -> str:
+    """The agent's certificate is private and the app's agents file pins it; its pin."""
+    from lab.agent.cert import ensure_cert
+    from lab.agent.client import agent_refs
+
+    cert_dir = root / "var/lib/cnilab/agent"
+    assert cert_dir.stat().st_mode & 0o777 == 0o700
+    assert (cert_dir / "agent.key").stat().st_mode & 0o777 == 0o600
+    pin = ensure_cert(cert_dir, "node1").fingerprint
+    listed = json.loads((root / "etc/cnilab/agents.json").read_text())
+    for item in listed:  # the app reads them at /etc/cnilab; here under the tmp root
+        for key in ("token_file", "fingerprint_file"):
+            item[key] = str(root) + item[key]
+    refs = agent_refs(listed)
+    assert [(r.name, r.url) for r in refs] == [(n, f"https://{ip}:8081") for n, ip in nodes.items()]
+    assert refs[0].fingerprint == pin and refs[0].token
+    return pin
