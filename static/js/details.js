@@ -1,6 +1,7 @@
 // The details panel: what one namespace or interface is, read from the latest snapshot.
 
 import { clear, h, shortId, table } from './dom.js';
+import { nodeOfBox } from './ids.js';
 import { describeNamespace, interfacesOf, namespaceOf } from './snapshot.js';
 
 const KIND_NAMES = {
@@ -204,8 +205,8 @@ function interfaceView(model, iface, { select }) {
 
 /** A lab node's box stands for the node's own netns. */
 function resolve(model, id) {
-  if (!id.startsWith('node:')) return id;
-  const name = id.slice('node:'.length);
+  const name = nodeOfBox(id);
+  if (name === null) return id;
   const ns = [...model.namespaces.values()].find((n) => n.kind === 'node' && n.node === name);
   return ns ? ns.id : id;
 }

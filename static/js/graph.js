@@ -2,7 +2,9 @@
 // remove by id), never rebuilt. Positions come from layout.js; the viewport follows
 // the lab until the user pans or zooms, and "Fit" makes it follow again.
 
-/* global cytoscape */
+import cytoscape from '../node_modules/cytoscape/dist/cytoscape.esm.min.mjs';
+
+import { nodeOfBox, nsId } from './ids.js';
 import { Layout } from './layout.js';
 import { mainAddress } from './snapshot.js';
 import { graphStyle } from './style.js';
@@ -52,7 +54,7 @@ function interfaceData(iface, ns, wired) {
 /** Desired elements: {nodes: [{data, position?}], edges: [{data}]} in add order. */
 function elementsOf(model, placed) {
   const boxes = placed.boxes.map((id) => ({
-    data: { id, type: 'labnode', label: id.slice('node:'.length) },
+    data: { id, type: 'labnode', label: nodeOfBox(id) },
   }));
   const namespaces = [...model.namespaces.values()].map((ns) => ({
     data: {
@@ -69,9 +71,9 @@ function elementsOf(model, placed) {
     [...model.interfaces.values()].filter((i) => i.kind !== 'loopback').map((i) => i.ns),
   );
   const interfaces = [...model.interfaces.values()]
-    .filter((i) => model.namespaces.has(`ns:${i.ns}`))
+    .filter((i) => model.namespaces.has(nsId(i.ns)))
     .map((i) => ({
-      data: interfaceData(i, model.namespaces.get(`ns:${i.ns}`), wired),
+      data: interfaceData(i, model.namespaces.get(nsId(i.ns)), wired),
       position: placed.positions.get(i.id),
     }));
   const edges = model.edges.map((e) => ({ data: { ...e } }));

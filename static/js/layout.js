@@ -14,7 +14,8 @@
 // A pod whose node is not known yet (its netns exists, its veth does not) waits under
 // the internet and joins its node's column when its veth appears.
 
-import { natural, nsId } from './snapshot.js';
+import { nodeBoxId, nsId } from './ids.js';
+import { natural } from './snapshot.js';
 
 export const IF_W = 134;
 export const IF_H = 38;
@@ -102,7 +103,7 @@ export class Layout {
 
   /**
    * @returns {{positions: Map<string,{x,y}>, parents: Map<string,string|null>, boxes: string[]}}
-   * positions for leaves; parents of namespaces (a lab node box "node:<name>" or null).
+   * positions for leaves; parents of namespaces (a lab node box (ids.js nodeBoxId) or null).
    */
   place(model) {
     const positions = new Map();
@@ -143,8 +144,8 @@ export class Layout {
       else if (ns.kind === 'internet' && !internet) internet = ns;
       else misc.push(ns);
     }
-    for (const [node, ns] of nodeNs) parents.set(ns.id, `node:${node}`);
-    for (const [node, list] of pods) for (const ns of list) parents.set(ns.id, `node:${node}`);
+    for (const [node, ns] of nodeNs) parents.set(ns.id, nodeBoxId(node));
+    for (const [node, list] of pods) for (const ns of list) parents.set(ns.id, nodeBoxId(node));
     for (const ns of [underlay, internet, ...misc]) if (ns) parents.set(ns.id, null);
 
     // Pods: slots in their node's column.
@@ -243,7 +244,7 @@ export class Layout {
       this.placeRow(ns, byNs.get(ns.id), rightmost + MISC_GAP, y, positions, false);
     }
 
-    return { positions, parents, boxes: nodes.map((n) => `node:${n}`) };
+    return { positions, parents, boxes: nodes.map(nodeBoxId) };
   }
 
   /** A namespace's interfaces in one row: centred around x, or left-aligned from x. */

@@ -1,5 +1,5 @@
 // The traced packet on the graph: a dot carrying its TTL that moves hop by hop over the
-// interfaces the tracer saw it on (ids "if:<netns>:<ifname>", as lab/inspect/graph.py
+// interfaces the tracer saw it on (ids.js ifId, as lab/inspect/graph.py
 // names them), leaving the path it took highlighted. The request leg and the reply leg
 // have their own colour (style.js LEG_COLOURS).
 //
@@ -7,16 +7,17 @@
 // port's edge, or through the bridge when both interfaces are ports of the same one
 // (a switch forwarding from port to port). Inside a namespace (routing) it goes straight.
 
+import { PACKET_ID, ifId } from './ids.js';
+
 export const STEP_MS = 250;
 export const FAST_MS = 90;
-const PACKET = 'trace:packet';
 const MARKS = 'trace-seen trace-current trace-reply trace-path trace-path-reply';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const reducedMotion = () =>
   window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 
-export const interfaceId = (hop) => `if:${hop.netns}:${hop.ifname}`;
+export const interfaceId = (hop) => ifId(hop.netns, hop.ifname);
 
 export class PacketAnimator {
   constructor(graph, { onStep } = {}) {
@@ -54,7 +55,7 @@ export class PacketAnimator {
   clear() {
     this.stop();
     this.cy.elements('.trace-seen, .trace-current, .trace-path').removeClass(MARKS);
-    this.cy.getElementById(PACKET).remove();
+    this.cy.getElementById(PACKET_ID).remove();
     this.hops = [];
     this.index = -1;
     this.visited = [];
@@ -63,7 +64,7 @@ export class PacketAnimator {
   stop() {
     this.run += 1;
     this.running = false;
-    const dot = this.cy.getElementById(PACKET);
+    const dot = this.cy.getElementById(PACKET_ID);
     if (dot.nonempty()) dot.stop(true, true);
   }
 
@@ -176,11 +177,11 @@ export class PacketAnimator {
   }
 
   dot() {
-    let dot = this.cy.getElementById(PACKET);
+    let dot = this.cy.getElementById(PACKET_ID);
     if (dot.empty()) {
       dot = this.cy.add({
         group: 'nodes',
-        data: { id: PACKET, type: 'packet', label: '', leg: 'request' },
+        data: { id: PACKET_ID, type: 'packet', label: '', leg: 'request' },
         selectable: false,
         grabbable: false,
       });
@@ -197,7 +198,7 @@ export class PacketAnimator {
 
   async moveTo(i, ms, run) {
     const target = this.anchor(i);
-    const dot = this.cy.getElementById(PACKET);
+    const dot = this.cy.getElementById(PACKET_ID);
     if (!target || dot.empty() || ms <= 0 || reducedMotion()) {
       this.place(i, target);
       return;

@@ -5,11 +5,9 @@
 // network, fdb}. Edges ("edges" since networkx 3.4, "links" before): kind "member",
 // "veth" (underlay: true between nodes and the underlay) and "bridge-port" (port, bridge).
 
-export const natural = (a, b) => String(a).localeCompare(String(b), undefined, { numeric: true });
+import { nsId, portEdgeId, vethEdgeId } from './ids.js';
 
-export function nsId(name) {
-  return `ns:${name}`;
-}
+export const natural = (a, b) => String(a).localeCompare(String(b), undefined, { numeric: true });
 
 /** @returns {{seq, namespaces: Map, interfaces: Map, edges: Array, nodes: string[]}} */
 export function parseSnapshot(data) {
@@ -26,12 +24,12 @@ export function parseSnapshot(data) {
     if (e.kind === 'bridge-port') {
       const port = e.port || e.source;
       const bridge = e.bridge || e.target;
-      edges.push({ id: `e:port:${port}`, kind: 'bridge-port', source: port, target: bridge });
+      edges.push({ id: portEdgeId(port), kind: 'bridge-port', source: port, target: bridge });
     } else if (e.kind === 'veth') {
       const [a, b] = [e.source, e.target].sort();
       const kinds = [a, b].map((i) => namespaces.get(nsId(interfaces.get(i).ns))?.kind);
       const underlay = Boolean(e.underlay) || kinds.includes('underlay');
-      edges.push({ id: `e:veth:${a}|${b}`, kind: 'veth', source: a, target: b, underlay });
+      edges.push({ id: vethEdgeId(a, b), kind: 'veth', source: a, target: b, underlay });
     }
   }
   const nodes = new Set();

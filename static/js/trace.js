@@ -6,8 +6,9 @@
 
 import { runTrace } from './api.js';
 import { clear, h } from './dom.js';
+import { nsId } from './ids.js';
 import { PacketAnimator, interfaceId } from './packet.js';
-import { describeNamespace, natural, nsId } from './snapshot.js';
+import { describeNamespace, natural } from './snapshot.js';
 
 const IP_CHOICE = '__ip__';
 const DEFAULT_PORTS = { tcp: 80, udp: 53 };
