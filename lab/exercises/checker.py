@@ -69,6 +69,7 @@ class Checker:
         self.assertions: list[Assertion] = []
         self.prefix = f"ex{exercise.number:02d}"
         self._namespaces: list[str] = []
+        self._bin_dirs: dict[str, Path] = {}
 
     # -- assertions ------------------------------------------------------------------
     @contextmanager
@@ -124,7 +125,7 @@ class Checker:
         By default the student's file; `binary` names a plugin of the lab's bin dir instead.
         """
         the_node = self.plan.node(node)
-        bin_dir = student_bin_dir(self.plan, str(plugin or self.file))
+        bin_dir = self._bin_dir(str(plugin or self.file))
         path = f"{self.plan.bin_dir}/{binary}" if binary else str(bin_dir / "pycni")
         env = cni_env(
             command,
@@ -137,6 +138,13 @@ class Checker:
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf or {}).encode()
         runner = JournalingExec(RawExec(), Journal(self.plan.journal).sink(node, "by hand"))
         return runner.run(plugin_argv(path, the_node.netns_path), stdin, env, timeout=30)
+
+    def _bin_dir(self, file: str) -> Path:
+        """Written once per check: rewriting the wrapper while concurrent calls exec it
+        makes them fail with ETXTBSY (a forked child still holds the file open)."""
+        if file not in self._bin_dirs:
+            self._bin_dirs[file] = student_bin_dir(self.plan, file)
+        return self._bin_dirs[file]
 
     def node_conf(self, node: str = "node1", **over: Any) -> dict[str, Any]:
         """The node's pycni config as the runtime would send it (name and version set)."""
