@@ -78,13 +78,15 @@ export const checkExercise = (n, which = 'workspace') =>
   request('POST', `${exercise(n)}/check`, { which });
 
 /**
- * Subscribe to /api/events. handlers: {topology(snapshot), calls(records), state(name)}
+ * Subscribe to /api/events. handlers: {topology(snapshot), delta(change), calls(records),
+ * state(name)}
  * where state is "live" or "reconnecting". EventSource reconnects by itself.
  */
 export function subscribe(handlers) {
   // EventSource cannot send a header: the stream takes the token as ?token= instead.
   const token = sessionStorage.getItem(TOKEN_KEY) || '';
-  const source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+  // deltas=1: after the first snapshot, the topology comes as what changed (delta.js).
+  const source = new EventSource(`/api/events?deltas=1&token=${encodeURIComponent(token)}`);
   const parse = (fn) => (event) => {
     let data;
     try {
@@ -95,6 +97,7 @@ export function subscribe(handlers) {
     fn(data);
   };
   source.addEventListener('topology', parse(handlers.topology));
+  source.addEventListener('topology-delta', parse(handlers.delta));
   source.addEventListener('calls', parse(handlers.calls));
   source.addEventListener('open', () => handlers.state('live'));
   source.addEventListener('error', () => handlers.state('reconnecting'));
