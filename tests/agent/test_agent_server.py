@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -188,10 +189,22 @@ def test_sigterm_stops_master_and_worker(tmp_path: Path) -> None:
     try:
         children = Path(f"/proc/{agent.pid}/task/{agent.pid}/children").read_text().split()
         assert children, "gunicorn's worker"
-        AgentClient(AgentRef("solo", agent.url, "", agent.fingerprint)).snapshot(after=0, wait=20)
+        client = AgentClient(AgentRef("solo", agent.url, "", agent.fingerprint), timeout=30)
+        seq = client.snapshot()["graph"]["seq"]
+
+        def poll() -> None:
+            with contextlib.suppress(AgentError):  # cut off by the stop
+                client.snapshot(seq, 25)
+
+        polling = threading.Thread(target=poll)
+        polling.start()  # a long poll in flight: the stop does not wait for its 25 s
+        time.sleep(0.5)
+        started = time.monotonic()
         os.kill(agent.pid, signal.SIGTERM)
         agent.proc.wait(15)
         assert wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 10)
+        assert time.monotonic() - started < 12
+        polling.join(30)
     finally:
         agent.stop()
 
