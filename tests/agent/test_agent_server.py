@@ -125,6 +125,14 @@ def test_a_non_ascii_signature_is_401_not_500(hosts: TwoHosts, node: str) -> Non
         assert status == 401 and "malformed" in body["error"], (odd, body)
     headers = {**signed(node, "GET", "/v1/info"), "X-Cnilab-Nonce": "ü" * 20}
     assert raw(url, "GET", "/v1/info", headers)[0] == 401
+    for old_style in ({"X-Cnilab-Token": "²"}, {"Authorization": "Bearer ²"}):  # once a 500
+        assert raw(url, "GET", "/v1/info", old_style)[0] == 401
+
+
+def test_the_token_is_not_in_the_agents_log(hosts: TwoHosts) -> None:
+    hosts.client("node1").info()
+    raw(hosts.node1.url, "GET", "/v1/info", {"Authorization": f"Bearer {TOKENS['node1']}"})
+    assert TOKENS["node1"] not in hosts.node1.log.read_text()
 
 
 def test_the_agent_answers_only_its_own_host_name(hosts: TwoHosts) -> None:
