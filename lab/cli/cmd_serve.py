@@ -80,7 +80,8 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     "--agents",
     "agents_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help='Merge these node agents: a JSON list of {"name", "url", "token"}.',
+    help='Merge these node agents: a JSON list of {"name", "url", "token_file", '
+    '"fingerprint_file"} (see docs/real-nodes.md).',
 )
 @pass_lab
 def serve(
@@ -145,10 +146,11 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _stop)  # before the address: whoever reads it may stop us
     where = page_address(host, bound)
-    if generated or (token and not token_file):
+    if generated:  # nobody else knows it: show it, once, to whoever started us
         click.echo(f"{where}?token={token}")
-    elif token_file:
-        click.echo(f"{where}?token=... (the token is the first line of {token_file})")
+    elif token:  # a file or the environment: never into a log (journald)
+        kept = f"the first line of {token_file}" if token_file else "$CNILAB_TOKEN"
+        click.echo(f"{where}?token=... (the token is {kept})")
     else:
         click.echo(where)
         click.echo("warning: --no-token: every local user can drive this lab as root", err=True)

@@ -106,6 +106,17 @@ def test_the_token_comes_from_a_file_and_is_not_printed(tmp_path: Path) -> None:
         stop(s)
 
 
+def test_a_token_from_the_environment_is_not_printed(tmp_path: Path) -> None:
+    import os
+
+    s = start(tmp_path, env={**os.environ, "CNILAB_TOKEN": "from-the-env-0123456789"})
+    try:
+        assert "from-the-env" not in s.first_line and "CNILAB_TOKEN" in s.first_line
+        assert s.get("/api/status", **{"X-Cnilab-Token": "from-the-env-0123456789"})[0] == 200
+    finally:
+        stop(s)
+
+
 def test_no_token_is_for_loopback_only(tmp_path: Path) -> None:
     refused = subprocess.run(
         [CNILAB, "--state-dir", str(tmp_path), "serve", "--host", "0.0.0.0", "--no-token"],
