@@ -113,9 +113,9 @@ def reachable(plan: Plan, pods: list[Pod], src: Pod, dst_ip: str) -> list[str]:
     """The namespaces a probe from `src` to `dst_ip` (and its reply) can pass through."""
     holders = [p.netns for p in pods if any(a.split("/")[0] == dst_ip for a in p.addresses())]
     lab = [n.netns for n in plan.nodes] + [plan.underlay_netns, plan.internet_netns]
-    wanted = dict.fromkeys([src.netns, *holders, *lab])
-    present = set(list_netns())
-    return [ns for ns in wanted if ns in present]
+    wanted = {src.netns, *holders, *lab}
+    # in /run/netns order, as before: frames the kernel stamps alike keep their order
+    return [ns for ns in list_netns() if ns in wanted]
 
 
 def finish(
