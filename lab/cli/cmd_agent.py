@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from lab.agent.cert import DEFAULT_CERT_DIR, AgentCert
-from lab.cli.main import Exit, fail
+from lab.cli.main import Exit, fail, read_token_file
 
 NETNS_DIR = "/run/netns"
 
@@ -33,13 +33,7 @@ def read_token(token: str | None, token_file: Path | None, no_token: bool) -> st
     if token and token_file:
         fail("give --token or --token-file, not both", Exit.USAGE)
     if token_file is not None:
-        try:
-            lines = token_file.read_text().splitlines()
-        except OSError as e:
-            fail(f"--token-file: {e.strerror}: {token_file}", Exit.USAGE)
-        token = lines[0].strip() if lines else ""
-        if not token:
-            fail(f"--token-file: {token_file} holds no token", Exit.USAGE)
+        token = read_token_file(token_file)
     if token and no_token:
         fail("--no-token with a token: which one?", Exit.USAGE)
     return token or ""

@@ -21,7 +21,7 @@ from types import FrameType
 
 import click
 
-from lab.cli.main import Exit, Lab, fail, pass_lab
+from lab.cli.main import Exit, Lab, fail, pass_lab, read_token_file
 from lab.hostguard import is_loopback
 
 REQUEST_THREADS = 16  # threads for everything but event streams
@@ -30,17 +30,6 @@ CHANNEL_TIMEOUT = 30  # seconds a connection may sit without sending or reading
 MAX_HEADER = 16 * 1024
 MAX_BODY = 64 * 1024
 CONNECTION_LIMIT = 2000
-
-
-def read_token_file(path: Path) -> str:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as e:
-        fail(f"--token-file: {e.strerror}: {path}", Exit.USAGE)
-    token = lines[0].strip() if lines else ""
-    if not token:
-        fail(f"--token-file: {path} holds no token", Exit.USAGE)
-    return token
 
 
 def page_address(host: str, port: int) -> str:

@@ -92,3 +92,15 @@ def cli(ctx: click.Context, state_dir: Path) -> None:
 
 def main() -> None:
     cli(prog_name="cnilab")
+
+
+def read_token_file(path: Path) -> str:
+    """The first line of a token file (`--token-file`), or a clear usage error."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        fail(f"--token-file: {e.strerror}: {path}", Exit.USAGE)
+    token = lines[0].strip() if lines else ""
+    if not token:
+        fail(f"--token-file: {path} holds no token", Exit.USAGE)
+    return token
