@@ -58,11 +58,42 @@ def hop_of(frame: Frame, seen: Seen, node: str, ms: float) -> Hop:
     )
 
 
+TIE = 0.002  # seconds: frames this close may carry their kernel stamps out of order
+
+
+def _reversed(a: tuple[Frame, Seen], b: tuple[Frame, Seen]) -> bool:
+    """Whether b must have come before a. A frame that enters a namespace leaves from that
+    same namespace, so at one TTL (no router between) a frame goes out of one namespace
+    before it comes into the next, and comes into a namespace before it goes out of it."""
+    (fa, sa), (fb, sb) = a, b
+    if (sa.leg, sa.ttl) != (sb.leg, sb.ttl) or fb.time - fa.time > TIE:
+        return False
+    if fa.netns != fb.netns:
+        return not fa.outgoing and fb.outgoing  # "in" here, then "out" there: swapped
+    return fa.outgoing and not fb.outgoing  # "out" before "in" in one namespace: swapped
+
+
+def settle_ties(frames: list[tuple[Frame, Seen]]) -> list[tuple[Frame, Seen]]:
+    """Frames sorted by time, with nearly simultaneous ones put in causal order: under
+    load the kernel stamps a veth's two ends, or a bridge's two ports, a few
+    microseconds apart either way."""
+    out = list(frames)
+    for _ in range(len(out)):
+        swapped = False
+        for i in range(len(out) - 1):
+            if _reversed(out[i], out[i + 1]):
+                out[i], out[i + 1] = out[i + 1], out[i]
+                swapped = True
+        if not swapped:
+            break
+    return out
+
+
 def build_hops(
     frames: list[tuple[Frame, Seen]], sent_at: float, node_of: dict[str, str]
 ) -> list[Hop]:
-    """One clock saw every frame: kernel timestamps give the order."""
-    ordered = sorted(frames, key=lambda fs: fs[0].time)
+    """One clock saw every frame: kernel timestamps give the order (ties settled)."""
+    ordered = settle_ties(sorted(frames, key=lambda fs: fs[0].time))
     return [
         hop_of(frame, seen, node_of.get(frame.netns, ""), _ms(frame.time - sent_at))
         for frame, seen in ordered

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import groupby
 
 from lab.trace.capture import Frame
-from lab.trace.hops import Hop, hop_of
+from lab.trace.hops import Hop, hop_of, settle_ties
 from lab.trace.packets import REPLY, REQUEST, Seen
 
 
@@ -43,7 +44,14 @@ def _order_leg(leg: list[Sighting], origin: str, offsets: dict[str, float]) -> l
         return (-max(s.seen.ttl for s in seen), agent != origin, first)
 
     rank = {agent: i for i, agent in enumerate(sorted(by_agent, key=rank_key))}
-    return sorted(leg, key=lambda s: (-s.seen.ttl, rank[s.agent], s.frame.time))
+    ordered = sorted(leg, key=lambda s: (-s.seen.ttl, rank[s.agent], s.frame.time))
+    # one agent's frames at one TTL are on one clock: settle its near ties causally
+    by_pair = {(id(s.frame), id(s.seen)): s for s in ordered}
+    settled: list[Sighting] = []
+    for _, group in groupby(ordered, key=lambda s: (-s.seen.ttl, rank[s.agent])):
+        pairs = settle_ties([(s.frame, s.seen) for s in group])
+        settled.extend(by_pair[(id(f), id(seen))] for f, seen in pairs)
+    return settled
 
 
 def order_by_path(
