@@ -28,6 +28,10 @@ def load_json(data: bytes, what: str) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
         raise CNIError(ErrorCode.DECODE_FAILURE, f"failed to decode {what}: {e}") from e
+    except RecursionError as e:  # '[[[[...' deeper than the interpreter's stack
+        raise CNIError(
+            ErrorCode.DECODE_FAILURE, f"failed to decode {what}: nested too deeply"
+        ) from e
     if not isinstance(value, dict):
         raise CNIError(
             ErrorCode.DECODE_FAILURE,

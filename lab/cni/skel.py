@@ -79,13 +79,28 @@ def _container_id_problem(value: str) -> str | None:
     return None
 
 
-def _ifname_problem(value: str) -> str | None:
-    """SPEC.md: not empty, not . or .., under 16 bytes, no /, : or whitespace."""
-    if len(value.encode()) >= IFNAMSIZ:
+# Bytes the kernel's dev_valid_name() refuses: '/', ':' and its isspace(), which counts
+# 0xA0 (Latin-1 no-break space), so "à" (UTF-8 C3 A0) is no valid interface name.
+_IFNAME_BAD_BYTES = frozenset(b"/: \t\n\v\f\r\xa0")
+
+
+def ifname_problem(value: str) -> str | None:
+    """SPEC.md and the kernel: not empty, not . or .., under 16 bytes, no /, : or whitespace.
+
+    The bytes are what the kernel sees: os.environ keeps undecodable ones as surrogate
+    escapes, and a name that is not UTF-8 could not be written back in a JSON result.
+    """
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError:
+        return "interface name is not valid UTF-8"
+    if not raw:
+        return "interface name is empty"
+    if len(raw) >= IFNAMSIZ:
         return f"interface name is too long (max {IFNAMSIZ - 1} bytes)"
     if value in (".", ".."):
         return "interface name is . or .."
-    if any(c in "/:" or c.isspace() for c in value):
+    if any(b in _IFNAME_BAD_BYTES for b in raw) or any(c.isspace() for c in value):
         return "interface name contains / or : or whitespace characters"
     return None
 
@@ -105,7 +120,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("CNI_COMMAND", "command", frozenset(COMMANDS)),
     EnvVar("CNI_CONTAINERID", "container_id", _CONTAINER, _container_id_problem),
     EnvVar("CNI_NETNS", "netns", frozenset({"ADD", "CHECK"})),
-    EnvVar("CNI_IFNAME", "ifname", _CONTAINER, _ifname_problem),
+    EnvVar("CNI_IFNAME", "ifname", _CONTAINER, ifname_problem),
     EnvVar("CNI_ARGS", "args", frozenset()),
     EnvVar("CNI_PATH", "path", frozenset(_METHODS)),
 )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from lab.cni.config import PluginConf, load_json
 from lab.cni.errors import CNIError, ErrorCode
+from lab.cni.skel import ifname_problem
 
+PLUGIN_TYPE = "pycni"
 DEFAULT_BRIDGE = "cni0"
 DEFAULT_LOG_FILE = "/var/log/cnilab/pycni.log"
-IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
 NETWORK_NAME_MAX = 64
 
 
@@ -54,8 +54,8 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
     if len(base.name) > NETWORK_NAME_MAX:
         raise _bad(f"network name is longer than {NETWORK_NAME_MAX} characters")
     bridge = raw.get("bridge", DEFAULT_BRIDGE)
-    if not isinstance(bridge, str) or not IFNAME_RE.match(bridge) or bridge in (".", ".."):
-        raise _bad(f"invalid bridge name {bridge!r}: 1-15 characters, no '/', ':' or spaces")
+    if not isinstance(bridge, str) or ifname_problem(bridge):
+        raise _bad(f"invalid bridge name {bridge!r}: 1-15 bytes, no '/', ':' or spaces")
     mtu = raw.get("mtu")
     if mtu is not None and (
         not isinstance(mtu, int) or isinstance(mtu, bool) or not 68 <= mtu <= 65535
@@ -72,6 +72,8 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
         raise _bad(f"demoDelay must be a number of seconds from 0 to 10, got {delay!r}")
     if not isinstance(base.ipam.get("type"), str) or not base.ipam["type"]:
         raise _bad('pycni needs an "ipam" section with a "type"')
+    if base.ipam["type"] in (base.type, PLUGIN_TYPE):  # it would exec itself, forever
+        raise _bad(f'pycni cannot be its own IPAM: "ipam.type" is {base.ipam["type"]!r}')
     is_default_gateway = _bool(raw, "isDefaultGateway")
     return BridgeConf(
         base=base,

@@ -6,9 +6,9 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Mapping
-from contextlib import ExitStack
-from typing import TextIO
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any, TextIO
 
 from pyroute2 import IPRoute
 
@@ -22,6 +22,8 @@ from lab.kernel.netns import NetnsNotFound, iproute_in
 from lab.pycni import steps
 from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import BridgeConf, load_bridge_conf
+from lab.pycni.ipam.config import TYPE as OWN_IPAM
+from lab.pycni.ipam.config import load_ipam_conf
 from lab.pycni.ipam.plugin import valid_attachments
 from lab.pycni.ipam_exec import ipam_add, ipam_check, ipam_del, ipam_gc, ipam_status
 from lab.pycni.naming import ALIAS_PREFIX, attachment_tag, host_veth_name, veth_alias
@@ -48,49 +50,76 @@ def _setup(args: CmdArgs) -> BridgeConf:
     return conf
 
 
+def _on_failure(undo: ExitStack, fn: Callable[..., object], *args: object) -> None:
+    """Register an undo; one that fails is logged and never hides the error that caused it."""
+
+    def best_effort() -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("undo %s failed", getattr(fn, "__name__", fn))
+
+    undo.callback(best_effort)
+
+
+@contextmanager
+def pod_netns(netns: str) -> Iterator[tuple[Any, int]]:
+    """CNI_NETNS as a netlink socket; a path that is no namespace is code 3, not a crash."""
+    with ExitStack() as stack:
+        try:
+            pair = stack.enter_context(iproute_in(netns))
+        except NetnsNotFound as e:
+            raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+        except (OSError, ValueError) as e:  # ENAMETOOLONG, ENOTDIR, EACCES...
+            raise CNIError(
+                ErrorCode.UNKNOWN_CONTAINER, f"cannot open network namespace {netns!r}", str(e)
+            ) from e
+        yield pair
+
+
 def cmd_add(args: CmdArgs) -> Result:
     conf = _setup(args)
+    if conf.base.ipam["type"] == OWN_IPAM:  # a bad IPAM config fails before the kernel is touched
+        load_ipam_conf(conf.raw)
     tag = attachment_tag(conf.network, args.container_id, args.ifname)
     names = (host_veth_name(args.container_id, args.ifname), args.ifname)
-    try:
-        pod_ns = iproute_in(args.netns)
-        with IPRoute() as host, pod_ns as (pod, pod_fd), ExitStack() as undo:
-            steps.check_ifname_free(pod, args.ifname, args.netns)
-            bridge = steps.ensure_bridge(host, conf)
-            steps.report(conf, "bridge-ready", bridge=bridge.name)
+    with IPRoute() as host, pod_netns(args.netns) as (pod, pod_fd), ExitStack() as undo:
+        steps.check_ifname_free(pod, args.ifname, args.netns)
+        bridge, created = steps.ensure_bridge(host, conf)
+        if created:
+            _on_failure(undo, steps.remove_unused_bridge, host, bridge)
+        steps.report(conf, "bridge-ready", bridge=bridge.name)
 
-            result = ipam_add(conf.raw, args.stdin_data, args)
-            undo.callback(ipam_del, conf.raw, args.stdin_data, args)
-            steps.report(conf, "ip-reserved", ips=",".join(str(i.address) for i in result.ips))
+        result = ipam_add(conf.raw, args.stdin_data, args)
+        _on_failure(undo, ipam_del, conf.raw, args.stdin_data, args)
+        steps.report(conf, "ip-reserved", ips=",".join(str(i.address) for i in result.ips))
 
-            host_veth, pod_veth = steps.setup_veth(host, pod, pod_fd, conf, names, veth_alias(tag))
-            undo.callback(links.delete_link, host, host_veth.name)
-            steps.report(conf, "veth-created", host=host_veth.name, pod=pod_veth.name)
+        host_veth, pod_veth = steps.setup_veth(host, pod, pod_fd, conf, names, veth_alias(tag))
+        _on_failure(undo, links.delete_link, host, host_veth.name)
+        steps.report(conf, "veth-created", host=host_veth.name, pod=pod_veth.name)
 
-            steps.attach_veth(host, host_veth, bridge, conf)
-            steps.report(conf, "veth-attached", bridge=bridge.name)
+        steps.attach_veth(host, host_veth, bridge, conf)
+        steps.report(conf, "veth-attached", bridge=bridge.name)
 
-            for ipc in result.ips:
-                ipc.interface = steps.POD_INTERFACE
-            result.routes = steps.calc_routes(result, conf)
-            steps.configure_iface(pod, pod_veth, result)
-            steps.report(conf, "pod-addressed", routes=len(result.routes))
+        for ipc in result.ips:
+            ipc.interface = steps.POD_INTERFACE
+        result.routes = steps.calc_routes(result, conf)
+        steps.configure_iface(pod, pod_veth, result)
+        steps.report(conf, "pod-addressed", routes=len(result.routes))
 
-            if conf.is_gateway:
-                steps.ensure_gateway_addr(host, bridge, result.ips)
-                steps.enable_forwarding(result.ips)
-                steps.report(conf, "gateway-ready")
-            if conf.ip_masq:
-                steps.setup_masquerade(tag, result.ips)
-                undo.callback(masquerade.remove_masquerade, tag)
-                steps.report(conf, "masquerade-added")
+        if conf.is_gateway:
+            steps.ensure_gateway_addr(host, bridge, result.ips)
+            steps.enable_forwarding(result.ips)
+            steps.report(conf, "gateway-ready")
+        if conf.ip_masq:
+            _on_failure(undo, masquerade.remove_masquerade, tag)  # also a half-made batch
+            steps.setup_masquerade(tag, result.ips)
+            steps.report(conf, "masquerade-added")
 
-            result.interfaces = steps.build_interfaces(bridge, host_veth, pod_veth, args.netns)
-            if result.dns.is_empty():
-                result.dns = conf.base.dns
-            undo.pop_all()
-    except NetnsNotFound as e:
-        raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+        result.interfaces = steps.build_interfaces(bridge, host_veth, pod_veth, args.netns)
+        if result.dns.is_empty():
+            result.dns = conf.base.dns
+        undo.pop_all()
     log.info("ADD done: %s", ", ".join(str(i.address) for i in result.ips))
     return extend_prev_result(conf.base.prev_result, result)
 
@@ -114,12 +143,9 @@ def cmd_check(args: CmdArgs) -> None:
     prev = conf.base.prev_result
     if prev is None:
         raise CNIError(ErrorCode.INVALID_CONFIG, "CHECK needs a prevResult")
-    try:
-        with IPRoute() as host, iproute_in(args.netns) as (pod, _fd):
-            check_pod_iface(pod, prev, args)
-            check_host_veth(host, conf, args)
-    except NetnsNotFound as e:
-        raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+    with IPRoute() as host, pod_netns(args.netns) as (pod, _fd):
+        check_pod_iface(pod, prev, args)
+        check_host_veth(host, conf, args)
     ipam_check(conf.raw, args.stdin_data, args)
 
 

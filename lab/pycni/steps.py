@@ -6,6 +6,7 @@ them knows about CNI_* variables or stdin (that is skel's job).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -58,9 +59,22 @@ def check_ifname_free(cont: Any, ifname: str, netns: str) -> None:
     )
 
 
-def ensure_bridge(host: Any, conf: BridgeConf) -> Link:
+def ensure_bridge(host: Any, conf: BridgeConf) -> tuple[Link, bool]:
+    """The bridge, and whether this call created it (a failed ADD then removes it)."""
     with failing_to(f"set up bridge {conf.bridge!r}"):
-        return links.ensure_bridge(host, conf.bridge, conf.mtu)
+        try:
+            links.link_by_name(host, conf.bridge)
+            existed = True
+        except LinkNotFound:
+            existed = False
+        return links.ensure_bridge(host, conf.bridge, conf.mtu), not existed
+
+
+def remove_unused_bridge(host: Any, bridge: Link) -> None:
+    """Undo of a bridge this ADD created, unless a concurrent ADD plugged a port into it."""
+    if any(link.master == bridge.index for link in links.list_links(host)):
+        return
+    links.delete_link(host, bridge.name)
 
 
 def setup_veth(
@@ -74,8 +88,15 @@ def setup_veth(
     """Make the pair with the pod's end born in the pod's namespace, then plug the host end."""
     host_name, ifname = names
     with failing_to(f"create veth {host_name!r} <-> {ifname!r}"):
-        links.create_veth_into(host, host_name, ifname, cont_fd, conf.mtu, alias)
-    return links.link_by_name(host, host_name), links.link_by_name(cont, ifname)
+        links.create_veth_into(host, host_name, ifname, cont_fd, conf.mtu)
+    try:  # the pair exists now: a failure before the caller registers its undo removes it here
+        with failing_to(f"label veth {host_name!r}"):
+            host.link("set", ifname=host_name, ifalias=alias)
+            return links.link_by_name(host, host_name), links.link_by_name(cont, ifname)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            links.delete_link(host, host_name)
+        raise
 
 
 def attach_veth(host: Any, port: Link, bridge: Link, conf: BridgeConf) -> None:

@@ -16,6 +16,12 @@ DEFAULT_DATA_DIR = "/var/lib/cni/networks"
 TYPE = "pycni-ipam"
 
 
+# The kernel refuses these as a pod's address, its gateway or a next hop.
+_UNUSABLE = tuple(
+    ipaddress.ip_network(n) for n in ("0.0.0.0/8", "224.0.0.0/4", "::/127", "ff00::/8")
+)
+
+
 def _bad(msg: str) -> CNIError:
     return CNIError(ErrorCode.INVALID_CONFIG, msg)
 
@@ -55,6 +61,9 @@ class Range:
             subnet = ipaddress.ip_network(str(d["subnet"]), strict=False)
         except ValueError:
             raise _bad(f"invalid subnet {d['subnet']!r} in IPAM config") from None
+        for unusable in _UNUSABLE:
+            if subnet.version == unusable.version and subnet.overlaps(unusable):
+                raise _bad(f"subnet {subnet} overlaps {unusable}, which no pod can be given")
         host_bits = subnet.max_prefixlen - subnet.prefixlen
         if host_bits < 2:
             raise _bad(f"subnet {subnet} is too small to allocate from (at least a /30 is needed)")
@@ -117,6 +126,9 @@ def _routes(raw: Any) -> list[Route]:
         except ValueError:
             raise _bad(f"invalid route destination {r['dst']!r}") from None
         gw = _ip(r["gw"], "routes[].gw") if r.get("gw") else None
+        if gw is not None and (gw.version != dst.version or gw.is_unspecified or gw.is_multicast):
+            # the kernel would refuse it, or take 0.0.0.0 as "no gateway" and CHECK then fails
+            raise _bad(f"route to {dst} cannot go via {gw}")
         routes.append(Route(dst=dst, gw=gw))
     return routes
 
@@ -129,9 +141,16 @@ def load_ipam_conf(conf: dict[str, Any]) -> IPAMConf:
     data_dir = ipam.get("dataDir") or DEFAULT_DATA_DIR
     if not isinstance(data_dir, str) or not data_dir.startswith("/"):
         raise _bad(f"IPAM dataDir must be an absolute path, got {data_dir!r}")
+    range_sets = _range_sets(ipam)
+    routes = _routes(ipam.get("routes"))
+    subnets = [r.subnet for rs in range_sets for r in rs]
+    for route in routes:
+        # the pod reaches a gateway only on a subnet it has an address in (else ENETUNREACH)
+        if route.gw is not None and not any(route.gw in net for net in subnets):
+            raise _bad(f"route to {route.dst} via {route.gw}: the gateway is on no IPAM subnet")
     return IPAMConf(
         network=str(conf.get("name", "")),
-        range_sets=_range_sets(ipam),
-        routes=_routes(ipam.get("routes")),
+        range_sets=range_sets,
+        routes=routes,
         data_dir=data_dir,
     )

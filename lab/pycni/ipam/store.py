@@ -111,7 +111,9 @@ class DiskStore:
         return found
 
     def owned_by(self, owner: Owner) -> list[IPAddress]:
-        return sorted(ip for ip, o in self.reservations().items() if o == owner)
+        # IPv4 and IPv6 addresses do not compare: a dual-stack owner holds both
+        mine = (ip for ip, o in self.reservations().items() if o == owner)
+        return sorted(mine, key=lambda ip: (ip.version, int(ip)))
 
     def release_owner(self, owner: Owner) -> list[IPAddress]:
         """Release exactly what (container ID, ifname) holds: no pattern, no prefix match."""
