@@ -23,14 +23,22 @@ NO_AGENT_ENV = "PYCNI_NO_AGENT"
 
 
 def call_agent(environ: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes] | None:
-    """The agent's (exit code, stdout, stderr), or None when no agent listens here."""
+    """The agent's (exit code, stdout, stderr), or None when no agent listens here.
+
+    None too when a CNI_* value is not UTF-8 (os.environ keeps such bytes as surrogate
+    escapes): the wire cannot carry it, and the in-process path answers it with code 4.
+    """
+    try:
+        request = encode_request(environ, stdin)
+    except UnicodeEncodeError:
+        return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         try:
             sock.connect(AGENT_SOCKET)
         except (ConnectionRefusedError, FileNotFoundError):
             return None
-        sock.sendall(encode_request(environ, stdin))
+        sock.sendall(request)
         sock.shutdown(_socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):

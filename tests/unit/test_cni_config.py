@@ -48,7 +48,10 @@ def test_name_re_rejects(name: str) -> None:
     assert not NAME_RE.match(name)
 
 
-@pytest.mark.parametrize("data", [b"{", b"not json", b"[1, 2]", b'"text"', b"\xff\xfe", b""])
+@pytest.mark.parametrize(
+    "data",
+    [b"{", b"not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"", b"[" * 100_000 + b"]" * 100_000],
+)
 def test_load_json_errors_are_code_6(data: bytes) -> None:
     with pytest.raises(CNIError) as exc:
         load_json(data, "network configuration")

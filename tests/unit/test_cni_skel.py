@@ -182,6 +182,10 @@ def test_bad_container_id(container_id: str) -> None:
         ("eth 0", False),
         ("eth\t0", False),
         ("net1", True),
+        ("caf\u00e9", True),
+        ("\u00e0", False),  # UTF-8 C3 A0: the kernel's isspace() takes 0xA0 as a space
+        ("eth\udc80", False),  # a byte that is not UTF-8, as os.environ keeps it
+        ("eth\ud800", False),
     ],
 )
 def test_ifname_validation(ifname: str, ok: bool) -> None:

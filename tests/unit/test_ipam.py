@@ -114,6 +114,14 @@ def test_ipv6_range_uses_the_last_address_too() -> None:
         ({"ranges": []}, "non-empty"),
         ({"subnet": "10.0.0.0/24", "routes": [{"dst": "x"}]}, "invalid route"),
         ({"subnet": "10.0.0.0/24", "dataDir": "relative"}, "absolute"),
+        # the kernel refuses these as a pod's address or next hop: code 7, not a 999 later
+        ({"subnet": "0.0.0.0/0"}, "no pod can be given"),
+        ({"subnet": "224.0.0.0/24"}, "no pod can be given"),
+        ({"subnet": "::/120"}, "no pod can be given"),
+        ({"subnet": "ff02::/120"}, "no pod can be given"),
+        ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "0.0.0.0"}]}, "via"),
+        ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "fd00::1"}]}, "via"),
+        ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "10.9.9.9"}]}, "no IPAM"),
     ],
 )
 def test_config_errors_are_code_7(ipam: dict, words: str) -> None:
@@ -152,3 +160,13 @@ def test_release_is_exact_never_by_pattern(tmp_path: Path) -> None:
         store.reserve(("c10", "eth0"), ip("10.0.0.20"), 0)
         assert store.release_owner(("c1", "eth0")) == [ip("10.0.0.2")]
         assert sorted(map(str, store.reservations())) == ["10.0.0.20", "10.0.0.3"]
+
+
+def test_dual_stack_owner_is_released(tmp_path: Path) -> None:
+    """IPv4 and IPv6 addresses do not compare: sorting them once broke DEL with a TypeError."""
+    store = DiskStore(str(tmp_path), "net")
+    with store:
+        store.reserve(("c1", "eth0"), ip("fd00::2"), 1)
+        store.reserve(("c1", "eth0"), ip("10.0.0.2"), 0)
+        assert store.release_owner(("c1", "eth0")) == [ip("10.0.0.2"), ip("fd00::2")]
+        assert store.reservations() == {}

@@ -79,9 +79,19 @@ def test_default_gateway_implies_gateway() -> None:
         {"demoDelay": 60},
         {"ipam": {}},
         {"name": "n" * 65},
+        {"bridge": "\u00e9" * 8},  # 8 characters, 16 bytes: too long for the kernel
+        {"bridge": "br\u00e0"},  # its UTF-8 holds 0xA0, a space to the kernel
+        {"ipam": {"type": "pycni"}},  # would exec itself as its own IPAM, forever
     ],
 )
 def test_bad_plugin_options_are_code_7(over: dict) -> None:
     with pytest.raises(CNIError) as e:
         parse_bridge_conf(base(**over))
     assert e.value.code == 7
+
+
+def test_thin_client_runs_in_process_when_env_is_not_utf8() -> None:
+    """A surrogate-escaped byte once crashed encode_request; now the in-process path answers."""
+    from lab.pycni.entry import call_agent
+
+    assert call_agent({"CNI_IFNAME": "eth\udc80"}, b"{}") is None
