@@ -165,5 +165,7 @@ def test_slow_clients_and_a_flood_of_streams_leave_the_page_answered(served: Ser
         assert all(b"Retry-After: " in a for a in refused)
         started = time.monotonic()
         status, body = served.get("/api/topology", timeout=2, **{"X-Cnilab-Token": served.token})
+        took = time.monotonic() - started
         assert status == 200 and "nodes" in json.loads(body)
-        assert time.monotonic() - started < 2
+        assert took < 2
+        print(f"/api/topology under 300 half-sent requests and 150 streams: {took * 1000:.0f} ms")
