@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,14 +47,25 @@ WELL_KNOWN = {int(c) for c in ErrorCode}
 STATUS_ONLY = {ErrorCode.NOT_AVAILABLE, ErrorCode.LIMITED_CONNECTIVITY}
 ERROR_KEYS = {"cniVersion", "code", "msg", "details"}
 BRIDGE = "fuzzbr0"
+LOOPBACK = ("lo", "")
 NETWORK = "fuzznet"
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
-# Exec'ing a launcher costs ~0.3 s (pyroute2's import): those properties run a share.
-EXEC_SHARE = 25
+# Exec'ing a launcher costs ~0.3 s (pyroute2's import): those properties run a share
+# of the profile's count (the agent's thin client, ~50 ms, a larger one).
+EXEC_SHARE = 50
+
+
+# A real ADD + CHECK + DEL costs ~45 ms (deleting a veth waits for the kernel's RCU).
+KERNEL_SHARE = 3
 
 
 def exec_settings() -> settings:
     return settings(max_examples=max(20, settings().max_examples // EXEC_SHARE))
+
+
+def kernel_settings() -> settings:
+    """The whole CI count, a third of the bench's: ~30% of these build and tear down a pod."""
+    return settings(max_examples=max(150, settings().max_examples // KERNEL_SHARE))
 
 
 # ---------------------------------------------------------------- the lab under test
@@ -91,6 +103,9 @@ class Lab:
     unexpected: _Unexpected
     node_ipr: Any = None
     pod_ipr: Any = None
+    node_now: set[tuple[str, str]] = field(default_factory=lambda: {LOOPBACK})
+    dirty: bool = True  # an ADD ran since the last reset: look at the kernel
+    seen: tuple[set[tuple[str, str]], set[tuple[str, str]]] | None = None  # the last state()
 
     def resolve(self, token: str) -> str:
         """Paths the strategies name by token; every one of them lies in the test's tmp."""
@@ -109,6 +124,7 @@ class Lab:
     # --- runs
 
     def run_pycni(self, environ: Mapping[str, str], stdin: bytes) -> Call:
+        self.dirty |= environ.get("CNI_COMMAND") == "ADD"
         out, err = io.StringIO(), io.StringIO()
         self.unexpected.seen.clear()
         with in_netns(self.node):
@@ -124,6 +140,7 @@ class Lab:
 
     def exec(self, binary: str, environ: Mapping[bytes, bytes], stdin: bytes) -> Call:
         """The installed launcher, in the node namespace, exactly as a runtime runs it."""
+        self.dirty |= environ.get(b"CNI_COMMAND") == b"ADD"
         proc = subprocess.run(
             ["nsenter", f"--net={self.node}", "--", str(self.bin_dir / binary)],
             input=stdin,
@@ -169,19 +186,30 @@ class Lab:
         return [i["rule"].get("comment", "") for i in json.loads(out)["nftables"] if "rule" in i]
 
     def state(self, masq: bool) -> tuple[Any, ...]:
-        return (
-            self.links(self.node_ipr),
-            self.links(self.pod_ipr),
-            sorted(self.reservations()),
-            self.masquerade_rules() if masq else [],
-        )
+        self.seen = (self.links(self.node_ipr), self.links(self.pod_ipr))
+        return (*self.seen, sorted(self.reservations()), self.masquerade_rules() if masq else [])
+
+    def remove_bridges(self) -> None:
+        for name, kind in self.node_now:
+            if kind == "bridge":
+                self.node_ipr.link("del", ifname=name)
+        self.node_now = {LOOPBACK}
 
     def reset(self, masq: bool) -> None:
-        """Back to the empty lab: only lo in both namespaces, no store, no rules."""
-        for ipr in (self.node_ipr, self.pod_ipr):
-            for name, _kind in self.links(ipr):
-                if name != "lo":
-                    ipr.link("del", ifname=name)
+        """Back to an empty lab (only lo, a bridge at most), no store, no rules.
+
+        A link dump costs ~2 ms, so the namespaces are looked at only after an ADD (nothing
+        else creates links); `node_now` remembers what the node holds in between.
+        """
+        if self.dirty:
+            seen = self.seen or (self.links(self.node_ipr), self.links(self.pod_ipr))
+            for ipr, found in zip((self.node_ipr, self.pod_ipr), seen, strict=True):
+                for name, kind in found:
+                    if name != "lo" and kind != "bridge":
+                        ipr.link("del", ifname=name)
+            self.node_now = {(n, k) for n, k in seen[0] if n == "lo" or k == "bridge"}
+            self.dirty = False
+        self.seen = None
         shutil.rmtree(self.data_root, ignore_errors=True)
         self.data_root.mkdir()
         if not masq:
@@ -534,7 +562,7 @@ def stdins() -> st.SearchStrategy[Any]:
         st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n),
         st.integers(1, 200_000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
         st.integers(4000, 20_000).map(lambda n: b'{"name": "n", "mtu": ' + b"9" * n + b"}"),
-        netconfs().map(lambda c: {"cniVersion": c["cniVersion"], "name": NETWORK, "plugins": [c]}),
+        netconfs().map(lambda c: {"cniVersion": c.get("cniVersion"), "name": "l", "plugins": [c]}),
     )
 
 
@@ -548,17 +576,26 @@ def encode_stdin(lab: Lab, stdin: Any, defaults: bool = False) -> tuple[bytes, d
 # ---------------------------------------------------------------- the properties
 
 
-def settle(lab: Lab, call: Call, env: dict[str, str], stdin: bytes, conf: dict | None) -> None:
-    """After one call: DEL what an ADD made, then assert that nothing is left anywhere."""
+def settle(lab: Lab, env: dict[str, str], stdin: bytes, conf: dict | None) -> Call:
+    """One call, then DEL what an ADD made, then assert that nothing is left anywhere."""
     masq = bool(conf and conf.get("ipMasq") is True)
+    before = set(lab.node_now)
+    call = lab.run_pycni(env, stdin)
     try:
-        _settle(lab, call, env, stdin, conf, masq)
+        _settle(lab, before, call, env, stdin, conf, masq)
     finally:  # a failed example must not leave its state to the next (or to shrinking)
         lab.reset(masq)
+    return call
 
 
 def _settle(
-    lab: Lab, call: Call, env: dict[str, str], stdin: bytes, conf: dict | None, masq: bool
+    lab: Lab,
+    before: set[tuple[str, str]],
+    call: Call,
+    env: dict[str, str],
+    stdin: bytes,
+    conf: dict | None,
+    masq: bool,
 ) -> None:
     command = env.get("CNI_COMMAND", "")
     result = check_answer(call, command)
@@ -572,15 +609,19 @@ def _settle(
         gone = lab.run_pycni({**env, "CNI_COMMAND": "DEL"}, stdin)
         check_answer(gone, "DEL")
         assert gone.exit == 0, gone.stdout
-    node, pod, reserved, rules = lab.state(masq)
-    if result is not None:
-        bridge = (conf or {}).get("bridge", pycni_conf.DEFAULT_BRIDGE)
-        node = {(n, k) for n, k in node if not (k == "bridge" and n == bridge)}
     if command == "ADD" or result is not None:
-        assert node == {("lo", "")}, node
-        assert pod == {("lo", "")}, pod
-        assert reserved == [], reserved
-        assert rules == [], rules
+        assert_clean(lab, before, conf if result is not None else None, masq)
+
+
+def assert_clean(lab: Lab, before: set[tuple[str, str]], added: dict | None, masq: bool) -> None:
+    """Nothing but what was there; a bridge may stay only if an ADD succeeded (`added`)."""
+    node, pod, reserved, rules = lab.state(masq)
+    if added is not None:  # like the reference bridge, DEL keeps the bridge
+        node = node - {(added.get("bridge", pycni_conf.DEFAULT_BRIDGE), "bridge")}
+    assert node <= before, node - before
+    assert pod == {("lo", "")}, pod
+    assert reserved == [], reserved
+    assert rules == [], rules
 
 
 @given(raw_env=environments(), stdin=stdins())
@@ -588,27 +629,34 @@ def test_pycni_in_process(lab: Lab, raw_env: dict[str, Any], stdin: Any) -> None
     """Random environments and stdin, in the in-process path (what the agent's child runs)."""
     env = resolve_env(lab, raw_env)
     data, conf = encode_stdin(lab, stdin)
-    settle(lab, lab.run_pycni(env, data), env, data, conf)
+    settle(lab, env, data, conf)
 
 
+@kernel_settings()
 @given(
-    raw_env=environments(valid=40).map(
+    raw_env=environments(valid=20).map(
         lambda e: {**e, "CNI_COMMAND": "ADD", "CNI_NETNS": ("pod",), "CNI_PATH": ("bin",)}
     ),
-    conf=netconfs(mutations=(0, 0, 0, 0, 0, 1)),
+    conf=netconfs(mutations=(0, 1, 1, 2, 2, 3)),
+    fresh=_one_in(20),
 )
-def test_pycni_add_touches_kernel(lab: Lab, raw_env: dict[str, Any], conf: Any) -> None:
-    """ADDs with mutated valid configs: those that reach the kernel leave nothing on failure."""
+def test_pycni_add_touches_kernel(
+    lab: Lab, raw_env: dict[str, Any], conf: Any, fresh: bool
+) -> None:
+    """ADDs with mutated valid configs: those that reach the kernel leave nothing on failure.
+
+    A bridge costs ~55 ms to delete, so it outlives a successful ADD + DEL; `fresh` (drawn,
+    so a failure replays) removes it first, and a failed ADD must then not re-create it.
+    """
     env = resolve_env(lab, raw_env)
     data, tamed = encode_stdin(lab, conf)
-    call = lab.run_pycni(env, data)
-    try:
-        # In a clean lab the kernel refuses nothing that validation let through (code 7).
-        own_ipam = isinstance(tamed.get("ipam"), dict) and tamed["ipam"].get("type") == "pycni-ipam"
-        if own_ipam and call.exit:
-            assert not json.loads(call.stdout)["msg"].startswith("failed to "), call.stdout
-    finally:
-        settle(lab, call, env, data, tamed)
+    if fresh:
+        lab.remove_bridges()
+    call = settle(lab, env, data, tamed)
+    # In a clean lab the kernel refuses nothing that validation let through (code 7).
+    own_ipam = isinstance(tamed.get("ipam"), dict) and tamed["ipam"].get("type") == "pycni-ipam"
+    if own_ipam and call.exit:
+        assert not json.loads(call.stdout)["msg"].startswith("failed to "), call.stdout
 
 
 @given(raw_env=environments(), stdin=stdins())
@@ -642,12 +690,19 @@ def _exec_env(lab: Lab, raw: dict[str, Any], no_agent: bool) -> dict[bytes, byte
 
 def _exec_settle(lab: Lab, binary: str, env: dict[bytes, bytes], data: bytes, conf: Any) -> None:
     try:
-        _exec_check(lab, binary, env, data, conf)
+        _exec_check(lab, set(lab.node_now), binary, env, data, conf)
     finally:
         lab.reset(bool(isinstance(conf, dict) and conf.get("ipMasq") is True))
 
 
-def _exec_check(lab: Lab, binary: str, env: dict[bytes, bytes], data: bytes, conf: Any) -> None:
+def _exec_check(
+    lab: Lab,
+    before: set[tuple[str, str]],
+    binary: str,
+    env: dict[bytes, bytes],
+    data: bytes,
+    conf: Any,
+) -> None:
     call = lab.exec(binary, env, data)
     command = env.get(b"CNI_COMMAND", b"").decode(errors="replace")
     result = check_answer(call, command)
@@ -657,14 +712,7 @@ def _exec_check(lab: Lab, binary: str, env: dict[bytes, bytes], data: bytes, con
         assert gone.exit == 0, gone.stdout
     if command == "ADD":
         masq = bool(isinstance(conf, dict) and conf.get("ipMasq") is True)
-        node, pod, reserved, rules = lab.state(masq)
-        if result is not None and binary == "pycni":
-            bridge = conf.get("bridge", pycni_conf.DEFAULT_BRIDGE)
-            node = {(n, k) for n, k in node if not (k == "bridge" and n == bridge)}
-        assert node == {("lo", "")}, node
-        assert pod == {("lo", "")}, pod
-        assert reserved == [], reserved
-        assert rules == [], rules
+        assert_clean(lab, before, conf if result is not None else None, masq)
 
 
 @exec_settings()
@@ -681,3 +729,39 @@ def test_pycni_ipam_executable(lab: Lab, raw_env: dict[str, Any], stdin: Any) ->
     """The installed `pycni-ipam` launcher, as any plugin would delegate to it."""
     data, conf = encode_stdin(lab, stdin, defaults=True)
     _exec_settle(lab, "pycni-ipam", _exec_env(lab, raw_env, False), data, conf)
+
+
+@pytest.fixture
+def agent_lab(lab: Lab) -> Iterator[Lab]:
+    """The same lab with a warm `pycni agent` in the node namespace: the thick path."""
+    agent = subprocess.Popen(
+        ["nsenter", f"--net={lab.node}", "--", str(lab.bin_dir / "pycni"), "agent", "--idle", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):  # ready when its abstract socket is listed
+            listening = subprocess.run(
+                ["nsenter", f"--net={lab.node}", "--", "ss", "-xl"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            if "cnilab/pycni-agent" in listening:
+                break
+            assert agent.poll() is None, "pycni agent exited at start"
+            time.sleep(0.05)
+        else:
+            pytest.fail("pycni agent did not start")
+        yield lab
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+
+@settings(max_examples=max(20, settings().max_examples // 20))
+@given(raw_env=environments(), stdin=stdins())
+def test_pycni_through_agent(agent_lab: Lab, raw_env: dict[str, Any], stdin: Any) -> None:
+    """The thin `pycni` handing each call to the agent: same answers, same clean kernel."""
+    data, conf = encode_stdin(agent_lab, stdin, defaults=True)
+    _exec_settle(agent_lab, "pycni", _exec_env(agent_lab, raw_env, no_agent=False), data, conf)

@@ -122,6 +122,8 @@ def test_ipv6_range_uses_the_last_address_too() -> None:
         ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "0.0.0.0"}]}, "via"),
         ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "fd00::1"}]}, "via"),
         ({"subnet": "10.0.0.0/24", "routes": [{"dst": "0.0.0.0/0", "gw": "10.9.9.9"}]}, "no IPAM"),
+        ({"subnet": "10.0.0.0/24", "routes": [{"dst": "10.0.0.0/24"}]}, "own subnet"),
+        ({"subnet": "10.0.0.0/24", "routes": [{"dst": "10.9.0.0/16"}] * 2}, "twice"),
     ],
 )
 def test_config_errors_are_code_7(ipam: dict, words: str) -> None:

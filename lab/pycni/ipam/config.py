@@ -144,7 +144,12 @@ def load_ipam_conf(conf: dict[str, Any]) -> IPAMConf:
     range_sets = _range_sets(ipam)
     routes = _routes(ipam.get("routes"))
     subnets = [r.subnet for rs in range_sets for r in rs]
+    seen: set[IPNetwork] = set()
     for route in routes:
+        # the kernel already routes the pod's own subnet, and keeps one route per dst (EEXIST)
+        if route.dst in subnets or route.dst in seen:
+            raise _bad(f"route to {route.dst} is given twice (or is the pod's own subnet)")
+        seen.add(route.dst)
         # the pod reaches a gateway only on a subnet it has an address in (else ENETUNREACH)
         if route.gw is not None and not any(route.gw in net for net in subnets):
             raise _bad(f"route to {route.dst} via {route.gw}: the gateway is on no IPAM subnet")
