@@ -68,8 +68,8 @@ def pod_netns(netns: str) -> Iterator[tuple[Any, int]]:
     with ExitStack() as stack:
         try:
             pair = stack.enter_context(iproute_in(netns))
-        except NetnsNotFound as e:
-            raise CNIError(ErrorCode.UNKNOWN_CONTAINER, str(e)) from e
+        except NetnsNotFound as e:  # strerror: the message without "[Errno 2]"
+            raise CNIError(ErrorCode.UNKNOWN_CONTAINER, e.strerror or str(e)) from e
         except (OSError, ValueError) as e:  # ENAMETOOLONG, ENOTDIR, EACCES...
             raise CNIError(
                 ErrorCode.UNKNOWN_CONTAINER, f"cannot open network namespace {netns!r}", str(e)
