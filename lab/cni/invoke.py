@@ -198,7 +198,7 @@ def _error_from(data: bytes) -> CNIError | None:
     """The spec's error object if `data` holds one."""
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json goes
         return None
     if not isinstance(obj, dict):
         return None
@@ -226,7 +226,7 @@ def decode_execution(ex: Execution) -> dict[str, Any] | None:
         return None
     try:
         obj = json.loads(ex.stdout)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CNIError(
             ErrorCode.DECODE_FAILURE,
             f"plugin {ex.plugin} printed invalid JSON: {e}",

@@ -153,3 +153,15 @@ def test_pycni_delegates_ipam_with_the_env_it_was_called_with(tmp_path: Path) ->
     seen = dict(line.split("=", 1) for line in lines if "=" in line)
     expected = cni_env("DEL", path, args="K8S_POD_NAME=web", **ATTACHMENT)
     assert {k: v for k, v in seen.items() if k in expected} == expected
+
+
+def test_a_plugin_answering_json_nested_too_deep_is_a_decoding_error() -> None:
+    from lab.cni.errors import CNIError, ErrorCode
+    from lab.cni.invoke import decode_execution
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for code in (0, 1):
+        ex = Execution(["/opt/cni/bin/deep"], {}, b"", deep, b"", code, 0.0)
+        with pytest.raises(CNIError) as caught:
+            decode_execution(ex)
+        assert caught.value.code in (ErrorCode.DECODE_FAILURE, ErrorCode.INTERNAL)
