@@ -26,40 +26,40 @@ RETRY_AFTER = "5"
 SLOTS = "cnilab.streams"
 
 
-def stream(lab: LabHandle, slot: threading.BoundedSemaphore, deltas: bool) -> Iterator[str]:
+def stream(lab: LabHandle, deltas: bool) -> Iterator[str]:
     """`deltas`: the page applies topology deltas (it asked with ?deltas=1)."""
-    try:
-        yield "retry: 1000\n\n"
-        version, seen = 0, 0
-        while not lab.hub.stopped:
-            version, changed = lab.hub.wait(version, timeout=HEARTBEAT)
-            if not changed:
-                yield ": keep-alive\n\n"
-            for topic, value in changed.items():
-                if isinstance(value, TopologyItem):
-                    yield value.event_for(seen, deltas)
-                    seen = value.version
-                else:
-                    yield sse(topic, value)
-    finally:
-        slot.release()
+    yield "retry: 1000\n\n"
+    version, seen = 0, 0
+    while not lab.hub.stopped:
+        version, changed = lab.hub.wait(version, timeout=HEARTBEAT)
+        if not changed:
+            yield ": keep-alive\n\n"
+        for topic, value in changed.items():
+            if isinstance(value, TopologyItem):
+                yield value.event_for(seen, deltas)
+                seen = value.version
+            else:
+                yield sse(topic, value)
 
 
 @bp.get("/api/events")
 def events() -> Response:
+    lab = get_lab()
+    lab.ensure_live()
     slot: threading.BoundedSemaphore = current_app.extensions[SLOTS]
     if not slot.acquire(blocking=False):
         response = jsonify(error="too many open event streams: try again in a few seconds")
         response.status_code = 503
         response.headers["Retry-After"] = RETRY_AFTER
         return response
-    lab = get_lab()
-    lab.ensure_live()
-    return Response(
-        stream(lab, slot, request.args.get("deltas") == "1"),
+    response = Response(
+        stream(lab, request.args.get("deltas") == "1"),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # the server closes every response, read or not: the slot comes back either way
+    response.call_on_close(slot.release)
+    return response
 
 
 def init_app(app: Flask) -> None:
