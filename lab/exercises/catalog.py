@@ -81,13 +81,17 @@ def all_exercises(root: Path = ROOT) -> list[Exercise]:
 
 
 def get_exercise(number: int | str, root: Path = ROOT) -> Exercise:
-    try:
-        wanted = int(number)
-    except ValueError:
-        raise ExerciseError(
-            f"exercise {number!r}: give its number (see `cnilab exercise list`)"
-        ) from None
-    for ex in all_exercises(root):
-        if ex.number == wanted:
+    """A step by its number (`6`, `"06"`) or its slug (`"add"`): slugs survive renumbering."""
+    text = str(number).strip()
+    exercises = all_exercises(root)
+    if text.isdigit():
+        for ex in exercises:
+            if ex.number == int(text):
+                return ex
+        raise ExerciseError(f"there is no exercise {int(text)} (see `cnilab exercise list`)")
+    for ex in exercises:
+        if ex.slug == text:
             return ex
-    raise ExerciseError(f"there is no exercise {wanted} (see `cnilab exercise list`)")
+    raise ExerciseError(
+        f"there is no exercise {text[:40]!r}: give its number or slug (see `cnilab exercise list`)"
+    )

@@ -1,6 +1,6 @@
-"""What a step builds on: an earlier step's reference solution, loaded by its number.
+"""What a step builds on: an earlier step's reference solution, loaded by its slug.
 
-Step 9 is about DEL and CHECK, not ADD again: its file says `class Plugin(reference(5))`
+The DEL/CHECK step is not about ADD again: its file says `class Plugin(reference("add"))`
 and holds only the new lesson, while the runtime still gets a complete plugin.
 """
 
@@ -15,15 +15,17 @@ from lab.exercises.catalog import get_exercise
 
 
 @cache
-def _solution(number: int) -> ModuleType:
-    ex = get_exercise(number)
-    spec = importlib.util.spec_from_file_location(f"cnilab_step{number:02d}", ex.solution)
+def _solution(slug: str) -> ModuleType:
+    ex = get_exercise(slug)
+    spec = importlib.util.spec_from_file_location(
+        f"cnilab_step_{ex.slug.replace('-', '_')}", ex.solution
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # not __main__: its `main()` does not run
     return module
 
 
-def reference(number: int, name: str = "Plugin") -> Any:
-    """`name` (a class or function) from step `number`'s reference solution."""
-    return getattr(_solution(number), name)
+def reference(slug: str, name: str = "Plugin") -> Any:
+    """`name` (a class or function) from the step `slug`'s reference solution."""
+    return getattr(_solution(slug), name)

@@ -3,29 +3,16 @@ plugins carrying the bash plugin's bugs fail the check that is about them."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lab.cluster import build
-from lab.cluster.plan import Plan, make_plan
+from lab.cluster.plan import Plan
 from lab.exercises.catalog import Exercise, all_exercises, get_exercise
 from lab.exercises.checker import run_check
 
 pytestmark = pytest.mark.root
 EXERCISES = all_exercises()
-
-
-@pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    state = tmp_path_factory.mktemp("exercise-lab")
-    made = build.up(make_plan(2, prefix=f"px{uuid.uuid4().hex[:6]}", state_dir=state))
-    try:
-        yield made
-    finally:
-        build.down(made)
 
 
 def test_the_curriculum_is_complete() -> None:

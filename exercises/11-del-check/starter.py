@@ -20,8 +20,8 @@ from lab.kernel import addrs, links
 from lab.kernel.netns import iproute_in
 
 # Step 5's reference ADD: this file adds only DEL and CHECK on top of it.
-Step5 = reference(5)
-host_veth_name = reference(5, "host_veth_name")
+Step5 = reference("add")
+host_veth_name = reference("add", "host_veth_name")
 
 
 class Plugin(Step5):

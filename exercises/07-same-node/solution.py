@@ -11,7 +11,7 @@ import sys
 from lab.cni.skel import main
 from lab.exercises.kit import reference
 
-Plugin = reference(5)
+Plugin = reference("add")
 
 if __name__ == "__main__":
     sys.exit(main(Plugin()))
