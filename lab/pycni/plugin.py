@@ -90,12 +90,14 @@ def cmd_add(args: CmdArgs) -> Result:
             _on_failure(undo, steps.remove_unused_bridge, host, bridge)
         steps.report(conf, "bridge-ready", bridge=bridge.name)
 
-        result = ipam_add(conf.raw, args.stdin_data, args)
+        # registered first: a delegate may reserve and still fail; its DEL is idempotent
         _on_failure(undo, ipam_del, conf.raw, args.stdin_data, args)
+        result = ipam_add(conf.raw, args.stdin_data, args)
         steps.report(conf, "ip-reserved", ips=",".join(str(i.address) for i in result.ips))
 
+        steps.check_host_veth_free(host, names[0])
+        _on_failure(undo, links.delete_link, host, names[0])  # the peer goes with it
         host_veth, pod_veth = steps.setup_veth(host, pod, pod_fd, conf, names, veth_alias(tag))
-        _on_failure(undo, links.delete_link, host, host_veth.name)
         steps.report(conf, "veth-created", host=host_veth.name, pod=pod_veth.name)
 
         steps.attach_veth(host, host_veth, bridge, conf)

@@ -6,7 +6,6 @@ them knows about CNI_* variables or stdin (that is skel's job).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -77,6 +76,19 @@ def remove_unused_bridge(host: Any, bridge: Link) -> None:
     links.delete_link(host, bridge.name)
 
 
+def check_host_veth_free(host: Any, name: str) -> None:
+    """Before the veth's undo is registered: that undo must never delete another's veth."""
+    try:
+        links.link_by_name(host, name)
+    except LinkNotFound:
+        return
+    raise CNIError(
+        ErrorCode.INTERNAL,
+        f"host interface {name!r} already exists",
+        "an earlier ADD of this container and interface was never deleted: DEL it first",
+    )
+
+
 def setup_veth(
     host: Any,
     cont: Any,
@@ -85,18 +97,17 @@ def setup_veth(
     names: tuple[str, str],
     alias: str,
 ) -> tuple[Link, Link]:
-    """Make the pair with the pod's end born in the pod's namespace, then plug the host end."""
+    """Make the pair with the pod's end born in the pod's namespace, and label the host end.
+
+    The caller has registered the host end's removal already, so a failure here after the
+    pair exists (the label, the lookups) leaves nothing behind.
+    """
     host_name, ifname = names
     with failing_to(f"create veth {host_name!r} <-> {ifname!r}"):
         links.create_veth_into(host, host_name, ifname, cont_fd, conf.mtu)
-    try:  # the pair exists now: a failure before the caller registers its undo removes it here
-        with failing_to(f"label veth {host_name!r}"):
-            host.link("set", ifname=host_name, ifalias=alias)
-            return links.link_by_name(host, host_name), links.link_by_name(cont, ifname)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            links.delete_link(host, host_name)
-        raise
+    with failing_to(f"label veth {host_name!r}"):
+        host.link("set", ifname=host_name, ifalias=alias)
+        return links.link_by_name(host, host_name), links.link_by_name(cont, ifname)
 
 
 def attach_veth(host: Any, port: Link, bridge: Link, conf: BridgeConf) -> None:

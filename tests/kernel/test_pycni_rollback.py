@@ -8,10 +8,11 @@ import json
 import pytest
 
 from lab.cni.errors import CNIError, ErrorCode
+from lab.kernel import links, masquerade
 from lab.kernel.netns import in_netns
 from lab.pycni import plugin, steps
 from tests.kernel.conftest import Node
-from tests.kernel.test_pycni_lifecycle import host_veths
+from tests.kernel.test_pycni_lifecycle import host_veths, masq_comments
 
 pytestmark = pytest.mark.root
 
@@ -90,3 +91,97 @@ def test_netns_path_too_long_is_code_3(node: Node) -> None:
     assert call.exit == 1 and call.json["code"] == 3, call.stdout
     assert "Traceback" not in call.stderr
     assert bridges(node) == []
+
+
+# Every step of ADD after the bridge, in order; a failure at any of them takes back
+# everything made before it (the gateway address and forwarding are the node's, kept).
+ADD_STEPS = [
+    (plugin, "ipam_add"),
+    (steps, "setup_veth"),
+    (steps, "attach_veth"),
+    (steps, "configure_iface"),
+    (steps, "ensure_gateway_addr"),
+    (steps, "enable_forwarding"),
+    (steps, "setup_masquerade"),
+    (steps, "build_interfaces"),
+]
+
+
+def fail_after(real: object) -> object:
+    """The real step, then a failure: the step's resource exists when the error comes."""
+
+    def step(*args: object, **kw: object) -> object:
+        real(*args, **kw)  # type: ignore[operator]
+        raise OSError(5, f"injected after {real.__name__}")  # type: ignore[attr-defined]
+
+    return step
+
+
+def nothing_left(node: Node, pod: str) -> None:
+    assert host_veths(node) == []
+    assert node.reservations() == {}
+    assert masq_comments(node) == []
+    assert bridges(node) == []
+    assert "eth0" not in node.sh("ip", "link", netns=pod)
+
+
+@pytest.mark.parametrize(("owner", "name"), ADD_STEPS, ids=[n for _, n in ADD_STEPS])
+def test_a_failure_right_after_each_step_leaves_nothing(
+    node: Node, monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> None:
+    monkeypatch.setattr(owner, name, fail_after(getattr(owner, name)))
+    pod = node.namespaces.new("pod")
+    code, err = add_in_process(node, pod, node.conf(ipMasq=True))
+    assert code == 1 and f"injected after {name}" in err["msg"], err
+    nothing_left(node, pod)
+
+
+# Each undo ADD registers, where it is looked up when the undo runs.
+UNDOS = [
+    (steps, "remove_unused_bridge"),
+    (plugin, "ipam_del"),
+    (links, "delete_link"),
+    (masquerade, "remove_masquerade"),
+]
+
+
+@pytest.mark.parametrize(("owner", "name"), UNDOS, ids=[n for _, n in UNDOS])
+def test_a_failing_undo_is_logged_and_the_other_undos_still_run(
+    node: Node, monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> None:
+    def undo_fails(*_: object, **__: object) -> None:
+        raise RuntimeError(f"{name} failed too")
+
+    monkeypatch.setattr(
+        steps, "build_interfaces", fail_after(steps.build_interfaces)
+    )  # the last step: every undo is registered
+    monkeypatch.setattr(owner, name, undo_fails)
+    pod = node.namespaces.new("pod")
+    code, err = add_in_process(node, pod, node.conf(ipMasq=True))
+    assert code == 1 and "injected after build_interfaces" in err["msg"], err
+    assert f"{name} failed too" in node.log_file.read_text()
+    left = {
+        "veth": bool(host_veths(node)),
+        "reservation": bool(node.reservations()),
+        "rule": bool(masq_comments(node)),
+    }
+    expected = {
+        "veth": name == "delete_link",
+        "reservation": name == "ipam_del",
+        "rule": name == "remove_masquerade",
+    }
+    assert left == expected
+    # the bridge goes unless its port could not be removed, or its own undo failed
+    assert bridges(node) == (["cni0"] if name in ("delete_link", "remove_unused_bridge") else [])
+
+
+def test_a_host_veth_of_the_same_name_is_refused_and_survives(node: Node) -> None:
+    from lab.pycni.naming import host_veth_name
+
+    name = host_veth_name("rb", "eth0")
+    node.sh("ip", "link", "add", name, "type", "veth", "peer", "name", "decoy")
+    code, err = add_in_process(node, node.namespaces.new("pod"), node.conf(ipMasq=True))
+    assert code == 1 and "already exists" in err["msg"], err
+    assert sorted(host_veths(node)) == sorted([name, "decoy"])
+    assert node.reservations() == {}
+    assert masq_comments(node) == []
