@@ -21,11 +21,18 @@ from lab.live.status import status_of
     is_flag=True,
     help="Pods use Debian's reference bridge + host-local instead of pycni.",
 )
+@click.option(
+    "--bare",
+    default="",
+    metavar="PIECES",
+    help="Leave pieces of each node to your code: bridge, routes, masquerade (comma-separated) "
+    "or all.",
+)
 @pass_lab
-def up(lab: Lab, nodes: int, prefix: str, reference_plugins: bool) -> None:
+def up(lab: Lab, nodes: int, prefix: str, reference_plugins: bool, bare: str) -> None:
     """Bring up the embedded lab: nodes as network namespaces on an underlay."""
     try:
-        plan = make_plan(nodes, prefix=prefix, state_dir=lab.state_dir)
+        plan = make_plan(nodes, prefix=prefix, state_dir=lab.state_dir, bare=bare)
     except PlanError as e:
         fail(str(e), Exit.USAGE)
     start = time.monotonic()
@@ -56,11 +63,13 @@ def status(lab: Lab, as_json: bool) -> None:
         else:
             click.echo("no lab is up: run `cnilab up`")
         raise SystemExit(int(Exit.NO_LAB))
-    info = status_of(plan)
+    info = {**status_of(plan), "bare": sorted(plan.bare)}
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"underlay {info['underlay']}, internet {info['internet']}")
+    if plan.bare:
+        click.echo(f"left to your code on every node: {', '.join(info['bare'])}")
     for n in info["nodes"]:
         agent = "agent up" if n["agent"] else "no agent"
         missing = "" if n["present"] else "  (namespace missing!)"

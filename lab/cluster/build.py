@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,7 @@ from lab.cluster.plan import (
     Node,
     Plan,
     load_plan,
+    make_plan,
 )
 from lab.kernel import addrs, links
 from lab.kernel.netns import create_netns, delete_netns, in_netns, iproute_in, list_netns
@@ -44,6 +46,7 @@ from lab.pycni.launcher import write_launchers
 REFERENCE_BIN = Path("/usr/lib/cni")
 SWITCH = "br0"
 AGENTS_FILE = "agents.json"
+SCRATCH = "scratch"
 
 
 class LabError(RuntimeError):
@@ -141,14 +144,21 @@ def build_underlay(plan: Plan) -> None:
 
 
 def init_node(plan: Plan, node: Node) -> None:
-    """The node set-up `cnilab node init` does on a real host, here inside the node's netns."""
+    """The node set-up `cnilab node init` does on a real host, here inside the node's netns.
+
+    The pieces in `plan.bare` are left out: the student's code builds them.
+    """
     peers = [node_setup.Peer(n.pod_cidr, n.underlay_ip) for n in plan.nodes if n is not node]
     with iproute_in(node.netns_path) as (ipr, _):
-        node_setup.ensure_pod_bridge(ipr, node.gateway, node.pod_cidr)
-        node_setup.ensure_peer_routes(ipr, peers)
+        if "bridge" not in plan.bare:
+            node_setup.ensure_pod_bridge(ipr, node.gateway, node.pod_cidr)
+        if "routes" not in plan.bare:
+            node_setup.ensure_peer_routes(ipr, peers)
     with in_netns(node.netns_path):
-        node_setup.enable_forwarding()
-        node_setup.ensure_masquerade(plan.pod_network)
+        if "bridge" not in plan.bare:
+            node_setup.enable_forwarding()
+        if "masquerade" not in plan.bare:
+            node_setup.ensure_masquerade(plan.pod_network)
 
 
 def write_node_files(plan: Plan, node: Node) -> None:
@@ -187,9 +197,15 @@ def start_agents(plan: Plan) -> dict[str, int]:
 
 
 def up(
-    plan: Plan, progress: Callable[[str], None] = lambda _: None, reference: bool = False
+    plan: Plan,
+    progress: Callable[[str], None] = lambda _: None,
+    reference: bool = False,
+    agents: bool = True,
 ) -> Plan:
-    """Build the whole lab; on any failure remove what was made and re-raise."""
+    """Build the whole lab; on any failure remove what was made and re-raise.
+
+    `agents=False` (a check's throwaway lab): pycni does its work itself, no warm agent.
+    """
     running = load_plan(plan.state_dir)
     if running is not None:
         raise LabError(f"a lab is already up (state in {plan.state_dir}); run `cnilab down` first")
@@ -209,15 +225,53 @@ def up(
             init_node(plan, node)
             write_node_files(plan, node)
             progress(f"{node.name}: {node.underlay_ip}, pods {node.pod_cidr} on cni0")
+        if plan.bare:
+            progress(f"left to your code on every node: {', '.join(sorted(plan.bare))}")
         if reference:
             use_reference_plugins(plan)
             progress("pods use the reference bridge + host-local (00-reference.conflist)")
-        start_agents(plan)
+        if agents:
+            start_agents(plan)
         Path(plan.plan_file).write_text(plan.to_json())  # last: marks the lab as up
     except BaseException:
         down(plan)
         raise
     return plan
+
+
+def scratch_dir(plan: Plan) -> Path:
+    """Where the throwaway labs of checks keep their state: inside the lab's own."""
+    return Path(plan.state_dir) / SCRATCH
+
+
+def scratch_plans(plan: Plan) -> list[Plan]:
+    """The throwaway labs recorded under `plan` (each recorded before it is built)."""
+    folder = scratch_dir(plan)
+    found = []
+    for record in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            found.append(Plan.from_json(record.read_text()))
+    return found
+
+
+def up_scratch(parent: Plan, nodes: int, bare: frozenset[str]) -> Plan:
+    """A throwaway lab for one check: its own prefix, underlay and state dir inside the
+    parent's, recorded first so that the parent's `down` removes it even after a crash."""
+    name = f"sx{secrets.token_hex(3)}"
+    plan = make_plan(nodes, prefix=name, state_dir=scratch_dir(parent) / name, bare=bare)
+    scratch_dir(parent).mkdir(parents=True, exist_ok=True)
+    (scratch_dir(parent) / f"{name}.json").write_text(plan.to_json())
+    try:
+        return up(plan, agents=False)
+    except BaseException:
+        down_scratch(parent, plan)
+        raise
+
+
+def down_scratch(parent: Plan, plan: Plan) -> list[str]:
+    removed = down(plan)
+    (scratch_dir(parent) / f"{plan.prefix}.json").unlink(missing_ok=True)
+    return removed
 
 
 def is_our_agent(pid: int) -> bool:
@@ -290,8 +344,10 @@ def down(plan: Plan | None) -> list[str]:
     """Remove every namespace, process and file of the lab. A second call does nothing."""
     if plan is None:
         return []
-    stop_agents(plan)
     removed = []
+    for inner in scratch_plans(plan):  # a check's throwaway labs, if one was interrupted
+        removed += down_scratch(plan, inner)
+    stop_agents(plan)
     mine = set(plan.namespaces())
     for ns in list_netns():  # pods are <prefix>-<pod>; every lab namespace has the prefix
         if (ns in mine or ns.startswith(f"{plan.prefix}-")) and delete_netns(ns):

@@ -27,6 +27,10 @@ SECONDARY_CONF_FILE = "20-secondary.conflist"
 MAX_NODES = 9
 POD_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_NAMES = re.compile(r"^(node\d+|underlay|internet|host)$")
+# What `cnilab up --bare` leaves for the student's code to build on each node:
+# bridge = cni0 with the gateway and forwarding; routes = to the peers' pod CIDRs;
+# masquerade = the nft chain for traffic leaving the pod network.
+BARE_PIECES = ("bridge", "routes", "masquerade")
 
 
 class PlanError(ValueError):
@@ -74,6 +78,7 @@ class Plan:
     underlay_netns: str = ""
     internet_netns: str = ""
     internet_address: str = str(INTERNET_ADDRESS.ip)
+    bare: frozenset[str] = frozenset()  # pieces of BARE_PIECES the lab left out
 
     @property
     def bin_dir(self) -> str:
@@ -106,17 +111,40 @@ class Plan:
         return [self.underlay_netns, self.internet_netns, *(n.netns for n in self.nodes)]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps({**asdict(self), "bare": sorted(self.bare)}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
         d = json.loads(text)
         d["nodes"] = [Node(**n) for n in d["nodes"]]
+        d["bare"] = parse_bare(d.get("bare", []))  # a plan written before --bare has none
         return cls(**d)
 
 
+def parse_bare(
+    pieces: str | list[str] | frozenset[str] | set[str] | tuple[str, ...],
+) -> frozenset[str]:
+    """`bridge,routes`, `all`, `none` or a collection of piece names, checked."""
+    if isinstance(pieces, str):
+        pieces = [p.strip() for p in pieces.split(",") if p.strip()]
+    names = set(pieces)
+    if "all" in names:
+        names = (names - {"all"}) | set(BARE_PIECES)
+    names.discard("none")
+    unknown = sorted(str(n) for n in names if n not in BARE_PIECES)
+    if unknown:
+        raise PlanError(
+            f"--bare: unknown piece(s) {', '.join(repr(u[:20]) for u in unknown)}; "
+            f"choose from {', '.join(BARE_PIECES)} or all"
+        )
+    return frozenset(names)
+
+
 def make_plan(
-    nodes: int = 2, prefix: str = DEFAULT_PREFIX, state_dir: str | Path = DEFAULT_STATE_DIR
+    nodes: int = 2,
+    prefix: str = DEFAULT_PREFIX,
+    state_dir: str | Path = DEFAULT_STATE_DIR,
+    bare: str | frozenset[str] | set[str] = frozenset(),
 ) -> Plan:
     if not 1 <= nodes <= MAX_NODES:
         raise PlanError(f"--nodes must be between 1 and {MAX_NODES}, got {nodes}")
@@ -147,6 +175,7 @@ def make_plan(
         state_dir=state,
         underlay_netns=f"{prefix}-underlay",
         internet_netns=f"{prefix}-internet",
+        bare=parse_bare(bare),
     )
 
 
