@@ -1,4 +1,4 @@
-"""Step 5: ADD. Wire a pod into its node: veth pair, cni0, address, default route.
+"""Step 6: ADD. Wire a pod into its node: veth pair, cni0, address, default route.
 
 Built on cnilab's CNI library: `skel` reads the environment and stdin and prints the
 answer, `delegate_add` runs the IPAM plugin named in the config (through CNI_PATH),
@@ -61,12 +61,12 @@ class Plugin:
             Interface(name=host_name),
             Interface(name=args.ifname, mac=mac, sandbox=args.netns),
         ]
-        ip.interface = 1
+        ip.interface = 1  # interfaces[1] is the pod's end
         result.routes = [Route(dst=ip_network("0.0.0.0/0"), gw=ip.gateway)]
         return result
 
     def delete(self, args: CmdArgs) -> None:
-        """Given (step 9 is about DEL): remove the veth, release the address."""
+        """Given (step 11 is about DEL): remove the veth, release the address."""
         conf = load_json(args.stdin_data, "network config")
         with IPRoute() as host:
             found = host.link_lookup(ifname=host_veth_name(args))

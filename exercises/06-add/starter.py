@@ -1,4 +1,4 @@
-"""Step 5: ADD. Wire a pod into its node. Fill in the TODOs, then `cnilab exercise check 5`.
+"""Step 6: ADD. Wire a pod into its node. Fill in the TODOs, then `cnilab exercise check 6`.
 
 Built on cnilab's CNI library: `skel` reads the environment and stdin and prints the
 answer, `delegate_add` runs the IPAM plugin named in the config (through CNI_PATH),
@@ -34,23 +34,23 @@ class Plugin:
         ip = result.ips[0]
         host_name = host_veth_name(args)
         with IPRoute() as host, iproute_in(args.netns) as (pod, pod_fd):
-            # 2. TODO: create the veth pair `host_name` <-> args.ifname, with the pod's end
-            #    born inside the pod's namespace: peer={"ifname": ..., "net_ns_fd": pod_fd}
-            # 3. TODO: put the host end on the bridge BRIDGE and bring it up
-            # 4. TODO: in the pod: the address ip.address on args.ifname, the link up, and
-            #    a default route (dst="0.0.0.0", dst_len=0) via ip.gateway
-            mac = ""  # TODO: the MAC of the pod's interface, for the result
+            # 2. TODO: the veth pair: the host end `host_name` in the node, the pod's end
+            #    named args.ifname and born inside the pod's namespace (never moved there).
+            # 3. TODO: the host end becomes a port of the bridge BRIDGE, and is up.
+            # 4. TODO: in the pod: the IPAM result's address with its prefix on the pod's
+            #    end, that link up, then a default route via the IPAM result's gateway.
+            mac = ""  # TODO: the MAC of the pod's end, read back from the kernel
         # 5. the result: what was made, for the runtime (and the next plugin in a chain)
         result.interfaces = [
             Interface(name=host_name),
             Interface(name=args.ifname, mac=mac, sandbox=args.netns),
         ]
-        ip.interface = 1
+        ip.interface = 0  # TODO: the index in result.interfaces of the pod's end
         result.routes = [Route(dst=ip_network("0.0.0.0/0"), gw=ip.gateway)]
         return result
 
     def delete(self, args: CmdArgs) -> None:
-        """Given (step 9 is about DEL): remove the veth, release the address."""
+        """Given (step 11 is about DEL): remove the veth, release the address."""
         conf = load_json(args.stdin_data, "network config")
         with IPRoute() as host:
             found = host.link_lookup(ifname=host_veth_name(args))
