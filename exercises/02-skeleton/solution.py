@@ -7,6 +7,7 @@ import sys
 
 LOG_FILE = "/tmp/cnilab-student.log"
 SUPPORTED_VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+REQUIRED_FOR_ADD = ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
 log = logging.getLogger("student")
 
 
@@ -16,35 +17,45 @@ def answer(obj: dict) -> None:
 
 
 def fail(code: int, msg: str) -> None:
+    """The spec's error object, on stdout like any answer, then a non-zero exit."""
     answer({"cniVersion": "1.1.0", "code": code, "msg": msg})
     sys.exit(1)
 
 
+def read_conf() -> dict:
+    """The network config from stdin; anything but a JSON object is error 6."""
+    try:
+        conf = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as e:
+        fail(6, f"failed to decode the network config: {e}")
+    if not isinstance(conf, dict):
+        fail(6, "the network config must be a JSON object")
+    return conf
+
+
 def main() -> None:
     command = os.environ.get("CNI_COMMAND", "")
-    container_id = os.environ.get("CNI_CONTAINERID", "")
     if command == "VERSION":
         answer({"cniVersion": "1.1.0", "supportedVersions": SUPPORTED_VERSIONS})
         return
-    raw = sys.stdin.read()
-    try:
-        conf = json.loads(raw)
-    except json.JSONDecodeError as e:
-        fail(6, f"failed to decode the network config: {e}")
+    conf = read_conf()
     logging.basicConfig(filename=conf.get("logFile", LOG_FILE), level=logging.INFO)
     log.info(
         "%s container=%s netns=%s ifname=%s",
         command,
-        container_id,
+        os.environ.get("CNI_CONTAINERID", ""),
         os.environ.get("CNI_NETNS", ""),
         os.environ.get("CNI_IFNAME", ""),
     )
     if command == "ADD":
+        missing = [name for name in REQUIRED_FOR_ADD if not os.environ.get(name)]
+        if missing:
+            fail(4, f"ADD needs {', '.join(missing)}")
         answer({"cniVersion": conf.get("cniVersion", "1.1.0")})
     elif command in ("DEL", "CHECK"):
-        pass
+        pass  # nothing to undo or verify yet; success is silence
     else:
-        fail(4, f"unknown CNI_COMMAND: {command}")
+        fail(4, f"unknown CNI_COMMAND: {command!r}")
 
 
 if __name__ == "__main__":

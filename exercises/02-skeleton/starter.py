@@ -1,4 +1,7 @@
-"""Step 2: the skeleton of a CNI plugin. Fill in the TODOs, then `cnilab exercise check 2`."""
+"""Step 2: the skeleton of a CNI plugin. Fill in the TODOs, then `cnilab exercise check 2`.
+
+No networking yet: read the call, log it, and answer in the spec's words.
+"""
 
 import json
 import logging
@@ -7,6 +10,7 @@ import sys
 
 LOG_FILE = "/tmp/cnilab-student.log"
 SUPPORTED_VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+REQUIRED_FOR_ADD = ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
 log = logging.getLogger("student")
 
 
@@ -16,24 +20,33 @@ def answer(obj: dict) -> None:
 
 
 def fail(code: int, msg: str) -> None:
-    # TODO 5: print the spec's error object on stdout, then exit with status 1
+    """The spec's error object, on stdout like any answer, then a non-zero exit."""
+    # TODO 5: answer the spec's error object (every field it needs), then exit non-zero
     sys.exit(1)
 
 
+def read_conf() -> dict:
+    """The network config from stdin; anything but a JSON object is error 6."""
+    # TODO 3: read all of stdin and decode it; what cannot be decoded into an object
+    # is answered with the spec's "failed to decode content" error
+    return {}
+
+
 def main() -> None:
-    command = ""  # TODO 1: read CNI_COMMAND (and CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME)
+    command = ""  # TODO 1: which operation the runtime asks for
     if command == "VERSION":
-        # TODO 2: answer {"cniVersion": "1.1.0", "supportedVersions": SUPPORTED_VERSIONS}
+        # TODO 2: answer the version this plugin speaks and every version it supports
         return
-    raw = ""  # TODO 3: read the whole config from stdin; bad JSON is error 6
-    conf = {}
-    # TODO 4: log the command and the container ID to conf's "logFile" (or LOG_FILE)
+    conf = read_conf()
+    # TODO 4: send the log to the file the config names (else LOG_FILE), never to
+    # stdout, and log the command, the container ID, the netns and the ifname
     if command == "ADD":
-        answer({"cniVersion": conf.get("cniVersion", "1.1.0")})
+        # TODO 6: refuse an ADD that lacks one of REQUIRED_FOR_ADD (invalid environment)
+        answer({"cniVersion": "1.1.0"})  # TODO 7: the result speaks the config's version
     elif command in ("DEL", "CHECK"):
-        pass
+        pass  # nothing to undo or verify yet; success is silence
     else:
-        fail(4, f"unknown CNI_COMMAND: {command}")
+        fail(4, f"unknown CNI_COMMAND: {command!r}")
 
 
 if __name__ == "__main__":
