@@ -21,9 +21,10 @@ bp = Blueprint("exercises", __name__)
 WHICH = ("workspace", "starter", "solution")
 
 
-def _exercise(number: int) -> Exercise:
+def _exercise(step: int | str) -> Exercise:
+    """A step by number or slug (`/api/exercises/6` or `/api/exercises/add`)."""
     try:
-        return get_exercise(number)
+        return get_exercise(step)
     except ExerciseError as e:
         raise APIError(str(e), 404) from e
 
@@ -38,19 +39,40 @@ def render_markdown(text: str) -> str:
 def _summary(ex: Exercise, progress: dict[str, Any]) -> dict[str, Any]:
     return {
         "number": ex.number,
+        "slug": ex.slug,
         "title": ex.title,
         "summary": ex.summary,
         "file": ex.file,
-        "passed": str(ex.number) in progress["passed"],
+        "passed": ex.slug in progress["passed"],
         "hints": len(ex.hints),
     }
 
 
+def _hints(ex: Exercise, workspace: Workspace) -> dict[str, Any]:
+    """The rungs the student asked for, and which hint the last failure points to."""
+    shown = workspace.rungs_shown(ex)
+    ladder = [
+        {
+            "number": h.number,
+            "title": h.title,
+            "rungs": len(h.rungs),
+            "shown": shown.get(h.number, 0),
+            "html": render_markdown(h.shown(shown[h.number])) if h.number in shown else "",
+        }
+        for h in ex.hints
+    ]
+    return {
+        "ladder": ladder,
+        "hints_html": [h["html"] for h in ladder if h["shown"]],
+        "next_hint": workspace.hint_to_climb(ex),
+    }
+
+
 @bp.get("/exercises/")
-@bp.get("/exercises/<int:number>")
-def page(number: int | None = None) -> str:
+@bp.get("/exercises/<step>")
+def page(step: str | None = None) -> str:
     exercises = all_exercises()
-    current = _exercise(number) if number is not None else exercises[0]
+    current = _exercise(step) if step is not None else exercises[0]
     return render_template(
         "exercise.html",
         exercise=current,
@@ -72,17 +94,17 @@ def listing() -> Any:
     )
 
 
-@bp.get("/api/exercises/<int:number>")
-def detail(number: int) -> Any:
-    ex = _exercise(number)
+@bp.get("/api/exercises/<step>")
+def detail(step: str) -> Any:
+    ex = _exercise(step)
     workspace = Workspace()
-    shown = workspace.hints_shown(ex)
     return jsonify(
         {
             **_summary(ex, workspace.progress()),
             "lesson_html": render_markdown(ex.lesson),
-            "hints_html": [render_markdown(h) for h in ex.hints[:shown]],
+            **_hints(ex, workspace),
             "workspace_file": str(workspace.file_for(ex)),
+            "sources": workspace.sources(ex),
         }
     )
 
@@ -95,9 +117,9 @@ def _path(ex: Exercise, which: str) -> Any:
     return ex.starter if which == "starter" else ex.solution
 
 
-@bp.get("/api/exercises/<int:number>/file")
-def file(number: int) -> Any:
-    ex = _exercise(number)
+@bp.get("/api/exercises/<step>/file")
+def file(step: str) -> Any:
+    ex = _exercise(step)
     which = request.args.get("which", "workspace")
     path = _path(ex, which)
     try:
@@ -107,31 +129,62 @@ def file(number: int) -> Any:
     return jsonify({"path": str(path), "exists": found is not None, "text": found or ""})
 
 
-@bp.post("/api/exercises/<int:number>/start")
-def start(number: int) -> Any:
-    path, copied = Workspace().start(_exercise(number))
-    return jsonify({"path": str(path), "copied": copied})
+@bp.post("/api/exercises/<step>/start")
+def start(step: str) -> Any:
+    """Copy the starter; a step with a start hook also prepares the lab (it must be up)."""
+    from lab.exercises.start_hook import has_start, run_start
+
+    ex = _exercise(step)
+    workspace = Workspace()
+    plan = get_lab().plan()
+    if has_start(ex) and plan is None:
+        raise APIError("this step prepares the lab: bring it up first (cnilab up)", 409)
+    try:
+        path, copied = workspace.start(ex)
+    except WorkspaceError as e:
+        raise APIError(f"cannot use your workspace: {e.strerror}", 409) from None
+    prepared = run_start(ex, plan, path.parent) if plan is not None else False
+    return jsonify(
+        {
+            "path": str(path),
+            "copied": copied,
+            "prepared": prepared,
+            "sources": workspace.sources(ex),
+        }
+    )
 
 
-@bp.post("/api/exercises/<int:number>/hint")
-def hint(number: int) -> Any:
-    ex = _exercise(number)
+@bp.post("/api/exercises/<step>/hint")
+def hint(step: str) -> Any:
+    """The next rung of a hint: `{"hint": N}`, else the one the last failure points to."""
+    ex = _exercise(step)
     if not ex.hints:
         raise APIError("this step has no hints")
-    shown = Workspace().unlock_hint(ex)
-    return jsonify({"shown": shown, "hints_html": [render_markdown(h) for h in ex.hints[:shown]]})
+    body = json_body(optional=True)
+    number = body.get("hint") if isinstance(body, dict) else None
+    if number is not None and (type(number) is not int or ex.hint(number) is None):
+        raise APIError(f"'hint' must be a hint number of this step (1-{len(ex.hints)})")
+    workspace = Workspace()
+    try:
+        climbed, rungs = workspace.next_rung(ex, number)
+    except WorkspaceError as e:
+        raise APIError(f"cannot use your workspace: {e.strerror}", 409) from None
+    return jsonify({"hint": climbed, "shown": rungs, **_hints(ex, workspace)})
 
 
-@bp.post("/api/exercises/<int:number>/check")
-def check(number: int) -> Any:
+@bp.post("/api/exercises/<step>/check")
+def check(step: str) -> Any:
     from lab.exercises.checker import run_check
 
-    ex = _exercise(number)
+    ex = _exercise(step)
     which = text(json_body(optional=True), "which", "workspace")
     path = _path(ex, which)
-    report = run_check(ex, get_lab().require_plan(), path)
-    if report.passed and which == "workspace":
-        Workspace().record_pass(ex)
+    workspace = Workspace()
+    report = run_check(ex, get_lab().require_plan(), path, workspace=workspace)
+    if which == "workspace":
+        if report.passed:
+            workspace.record_pass(ex)
+        workspace.record_failure(ex, None if report.passed else report.hint_number)
     data = report.to_dict()
-    data["hint_html"] = render_markdown(report.hint) if report.hint else ""
+    data["hint_html"] = ""  # a hint is shown only when asked for (POST .../hint)
     return jsonify(data)

@@ -257,7 +257,7 @@ def scratch_plans(plan: Plan) -> list[Plan]:
 def up_scratch(parent: Plan, nodes: int, bare: frozenset[str]) -> Plan:
     """A throwaway lab for one check: its own prefix, underlay and state dir inside the
     parent's, recorded first so that the parent's `down` removes it even after a crash."""
-    name = f"sx{secrets.token_hex(3)}"
+    name = f"{parent.prefix[:9]}s{secrets.token_hex(3)}"  # not `<parent>-`: not a pod
     plan = make_plan(nodes, prefix=name, state_dir=scratch_dir(parent) / name, bare=bare)
     scratch_dir(parent).mkdir(parents=True, exist_ok=True)
     (scratch_dir(parent) / f"{name}.json").write_text(plan.to_json())

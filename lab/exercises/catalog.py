@@ -1,11 +1,20 @@
 """The curriculum: one folder per step under exercises/, found and read by name.
 
-exercises/05-add/
+exercises/06-add/
     README.md        the lesson: goal, background, what to run, what to look for, hints
-    exercise.toml    title and file names
+    exercise.toml    title, summary and the student's file name (`file`)
     starter.py       what the student starts from (TODOs); the suffix follows `file`
     solution.py      the reference solution (instructors can run it)
     check.py         `def check(c: Checker) -> None`: behaviour, not text
+    start.py         optional: `def start(plan: Plan, workspace_dir: Path) -> None`, run by
+                     `cnilab exercise start N` and the page's Start once the starter is
+                     copied, to prepare the lab for the step (a troubleshooting step hides
+                     a random fault there). It must be safe to run again.
+
+Hints are a ladder: each `### Hint N: <title>` section has three rungs, introduced by
+the lines `#### Concept`, `#### Where in the API` and `#### Code`, in that order; the
+student asks for them one at a time. A hint written before the ladder (no rungs) reads
+as a single rung.
 """
 
 from __future__ import annotations
@@ -49,16 +58,68 @@ class Exercise:
     def check_file(self) -> Path:
         return self.folder / "check.py"
 
+    @property
+    def start_file(self) -> Path:
+        return self.folder / "start.py"
+
     @cached_property
-    def hints(self) -> list[str]:
-        """The README's "### Hint N" sections, in order: they unlock one by one."""
-        parts = re.split(r"^### Hint \d+[^\n]*\n", self.readme, flags=re.M)[1:]
-        return [re.split(r"^#{1,3} ", p, maxsplit=1, flags=re.M)[0].strip() for p in parts]
+    def hints(self) -> list[Hint]:
+        """The README's "### Hint N: title" sections, in order, each a ladder of rungs."""
+        return parse_hints(self.readme)
+
+    def hint(self, number: int) -> Hint | None:
+        return self.hints[number - 1] if 1 <= number <= len(self.hints) else None
 
     @property
     def lesson(self) -> str:
         """The README without its hints (they are shown one at a time)."""
         return re.split(r"^## Hints", self.readme, maxsplit=1, flags=re.M)[0].rstrip() + "\n"
+
+
+RUNGS = ("Concept", "Where in the API", "Code")
+HINT_RE = re.compile(r"^### Hint (\d+)[ \t]*:?[ \t]*([^\n]*)\n", re.M)
+RUNG_RE = re.compile(r"^#### ([^\n]+?)[ \t]*\n", re.M)
+
+
+@dataclass(frozen=True)
+class Rung:
+    kind: str  # one of RUNGS ("" for a hint written before the ladder)
+    text: str
+
+
+@dataclass(frozen=True)
+class Hint:
+    number: int
+    title: str
+    rungs: tuple[Rung, ...]
+
+    @property
+    def text(self) -> str:
+        """The whole hint (every rung), as markdown."""
+        return "\n\n".join(f"#### {r.kind}\n{r.text}" if r.kind else r.text for r in self.rungs)
+
+    def shown(self, rungs: int) -> str:
+        """The first `rungs` rungs, as markdown."""
+        return Hint(self.number, self.title, self.rungs[:rungs]).text
+
+
+def parse_hints(readme: str) -> list[Hint]:
+    """Every `### Hint N` section up to the next heading of level 1-3."""
+    hints = []
+    matches = list(HINT_RE.finditer(readme))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(readme)
+        body = re.split(r"^#{1,3} ", readme[m.end() : end], maxsplit=1, flags=re.M)[0]
+        heads = list(RUNG_RE.finditer(body))
+        if not heads:
+            rungs = (Rung("", body.strip()),)
+        else:
+            rungs = tuple(
+                Rung(h.group(1), body[h.end() : nxt.start() if nxt else len(body)].strip())
+                for h, nxt in zip(heads, [*heads[1:], None], strict=True)
+            )
+        hints.append(Hint(int(m.group(1)), m.group(2).strip(), rungs))
+    return hints
 
 
 def _load(folder: Path) -> Exercise:

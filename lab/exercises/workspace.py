@@ -1,8 +1,15 @@
 """The student's workspace: a copy of each starter to edit, and the progress made.
 
 ~/cnilab-work/ (or $CNILAB_WORKSPACE), owned by whoever runs cnilab (root), mode 0700
-    05-add/plugin.py      copied from the starter by `cnilab exercise start 5`
-    progress.json         {"current": 5, "passed": {"4": 1732270000.0}, "hints": {"5": 2}}
+    06-add/plugin.py      copied from the starter by `cnilab exercise start add`
+    progress.json         {"version": 2, "current": "add", "passed": {"ipam": 1732270000},
+                           "hints": {"add": {"2": 1}}, "failed": {"add": 2}}
+
+Progress is keyed by slug, which survives renumbering: "hints" holds how many rungs
+of each hint were shown, "failed" the hint of the assertion that failed last. A
+workspace from before (folders and progress under the old numbers, e.g. 05-add) is
+carried over: progress without a version is read through OLD_SLUGS, and a step's
+folder found under another number is renamed to its new one.
 
 The lab runs as root, so the workspace is opened the careful way: every component
 below the root is opened with O_NOFOLLOW relative to its parent's descriptor (a
@@ -16,19 +23,35 @@ import contextlib
 import errno
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.exercises.catalog import Exercise
+from lab.exercises.catalog import Exercise, all_exercises
 
 DEFAULT = Path.home() / "cnilab-work"
 MAX_FILE = 256 * 1024  # a student's plugin is a few KB; a lesson's answers file less
 PROGRESS = "progress.json"
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # no FIFO hangs
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+VERSION = 2
+# The steps' numbers before the course was reworked (issue 15), for progress.json v1.
+OLD_SLUGS = {
+    1: "tour",
+    2: "skeleton",
+    3: "by-hand",
+    4: "ipam",
+    5: "add",
+    6: "same-node",
+    7: "cross-node",
+    8: "egress",
+    9: "del-check",
+    10: "chaining",
+    11: "cni-1-1",
+}
 
 
 class WorkspaceError(OSError):
@@ -82,6 +105,21 @@ def _read(dir_fd: int, name: str, where: Path) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _exists(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _is_real_dir(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
 def _write_new(dir_fd: int, name: str, data: bytes, exclusive: bool) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     flags |= os.O_EXCL if exclusive else os.O_TRUNC
@@ -90,15 +128,77 @@ def _write_new(dir_fd: int, name: str, data: bytes, exclusive: bool) -> None:
         f.write(data)
 
 
+def _migrated(data: dict[str, Any]) -> dict[str, Any]:
+    """Progress of version 1 (keyed by the old numbers) in version 2's shape."""
+
+    def slug(key: object) -> str | None:
+        text = str(key)
+        return OLD_SLUGS.get(int(text)) if text.isdigit() else None
+
+    passed = data.get("passed") if isinstance(data.get("passed"), dict) else {}
+    hints = data.get("hints") if isinstance(data.get("hints"), dict) else {}
+    new_hints: dict[str, dict[str, int]] = {}
+    for key, shown in hints.items():
+        if slug(key) and isinstance(shown, int) and 0 < shown <= 20:
+            new_hints[slug(key)] = {str(n): 1 for n in range(1, shown + 1)}  # type: ignore[index]
+    return {
+        "version": VERSION,
+        "current": slug(data.get("current")),
+        "passed": {slug(k): v for k, v in passed.items() if slug(k)},
+        "hints": new_hints,
+        "failed": {},
+    }
+
+
+def _clean(data: object) -> dict[str, Any]:
+    """Progress as this version reads it; anything odd reads as nothing done."""
+    if not isinstance(data, dict):
+        data = {}
+    if data.get("version") != VERSION:
+        data = _migrated(data)
+    current = data.get("current")
+    passed = data.get("passed") if isinstance(data.get("passed"), dict) else {}
+    hints = data.get("hints") if isinstance(data.get("hints"), dict) else {}
+    failed = data.get("failed") if isinstance(data.get("failed"), dict) else {}
+    return {
+        "version": VERSION,
+        "current": current if isinstance(current, str) else None,
+        "passed": {k: v for k, v in passed.items() if isinstance(v, int | float)},
+        "hints": {
+            k: {n: r for n, r in v.items() if n.isdigit() and isinstance(r, int) and r > 0}
+            for k, v in hints.items()
+            if isinstance(v, dict)
+        },
+        "failed": {k: v for k, v in failed.items() if isinstance(v, int) and v > 0},
+    }
+
+
 class Workspace:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or workspace_dir()
 
     def file_for(self, ex: Exercise) -> Path:
+        self._carry_over(ex)
         return self.root / ex.folder.name / ex.file
+
+    def _carry_over(self, ex: Exercise) -> None:
+        """A step's folder made under its old number (05-add) is renamed to the new one
+        (06-add), if the new one does not exist; links are never followed or moved."""
+        pattern = re.compile(rf"^\d{{2}}-{re.escape(ex.slug)}$")
+        try:
+            with _dir_fd(self.root, (), create=False) as fd:
+                if _exists(fd, ex.folder.name):
+                    return
+                for name in sorted(os.listdir(fd)):
+                    if pattern.match(name) and _is_real_dir(fd, name):
+                        os.rename(name, ex.folder.name, src_dir_fd=fd, dst_dir_fd=fd)
+                        return
+        except OSError:  # no workspace yet, or not ours to change: use it as it is
+            return
 
     def read(self, ex: Exercise) -> str | None:
         """The student's file for `ex`, or None if they have not started it."""
+        self._carry_over(ex)
         try:
             with _dir_fd(self.root, (ex.folder.name,), create=False) as fd:
                 return _read(fd, ex.file, self.file_for(ex))
@@ -107,13 +207,14 @@ class Workspace:
 
     def start(self, ex: Exercise) -> tuple[Path, bool]:
         """Copy the starter (never over the student's work); returns (path, copied)."""
+        self._carry_over(ex)
         with _dir_fd(self.root, (ex.folder.name,), create=True) as fd:
             try:
                 _write_new(fd, ex.file, ex.starter.read_bytes(), exclusive=True)
                 copied = True
             except FileExistsError:
                 copied = False
-        self._update(lambda p: p.__setitem__("current", ex.number))
+        self._update(lambda p: p.__setitem__("current", ex.slug))
         return self.file_for(ex), copied
 
     def progress(self) -> dict[str, Any]:
@@ -122,26 +223,76 @@ class Workspace:
                 data = json.loads(_read(fd, PROGRESS, self.root / PROGRESS))
         except (FileNotFoundError, WorkspaceError, ValueError):  # none yet, or not usable
             data = {}
-        if not isinstance(data, dict):
-            data = {}
-        for key, empty in (("current", None), ("passed", {}), ("hints", {})):
-            if not isinstance(data.get(key, empty), type(empty)) and empty is not None:
-                data[key] = empty
-            data.setdefault(key, empty)
-        return data
+        return _clean(data)
+
+    def passed(self, ex: Exercise) -> bool:
+        return ex.slug in self.progress()["passed"]
 
     def record_pass(self, ex: Exercise) -> None:
-        self._update(lambda p: p["passed"].setdefault(str(ex.number), round(time.time())))
+        self._update(lambda p: p["passed"].setdefault(ex.slug, round(time.time())))
 
-    def hints_shown(self, ex: Exercise) -> int:
-        shown = self.progress()["hints"].get(str(ex.number), 0)
-        return shown if isinstance(shown, int) and 0 <= shown <= len(ex.hints) else 0
+    def record_failure(self, ex: Exercise, hint: int | None) -> None:
+        """The hint of the assertion that failed: `hint` without a number climbs it."""
 
-    def unlock_hint(self, ex: Exercise) -> int:
-        """Show one more hint (up to all of them); returns how many are unlocked."""
-        shown = min(self.hints_shown(ex) + 1, len(ex.hints))
-        self._update(lambda p: p["hints"].__setitem__(str(ex.number), shown))
-        return shown
+        def change(p: dict[str, Any]) -> None:
+            if hint:
+                p["failed"][ex.slug] = hint
+            else:
+                p["failed"].pop(ex.slug, None)
+
+        self._update(change)
+
+    def rungs_shown(self, ex: Exercise) -> dict[int, int]:
+        """Hint number -> how many of its rungs the student has asked for."""
+        shown = self.progress()["hints"].get(ex.slug, {})
+        out = {}
+        for number, rungs in shown.items():
+            hint = ex.hint(int(number))
+            if hint is not None:
+                out[hint.number] = min(rungs, len(hint.rungs))
+        return out
+
+    def hint_to_climb(self, ex: Exercise) -> int:
+        """The hint of the assertion that failed last, else the first."""
+        failed = self.progress()["failed"].get(ex.slug)
+        return failed if failed and ex.hint(failed) is not None else 1
+
+    def next_rung(self, ex: Exercise, number: int | None = None) -> tuple[int, int]:
+        """Show one more rung of hint `number` (default: hint_to_climb); returns
+        (hint number, rungs now shown)."""
+        number = number or self.hint_to_climb(ex)
+        hint = ex.hint(number)
+        if hint is None:
+            raise WorkspaceError(errno.EINVAL, f"step {ex.number} has no hint {number}")
+        shown = min(self.rungs_shown(ex).get(number, 0) + 1, len(hint.rungs))
+        self._update(lambda p: p["hints"].setdefault(ex.slug, {}).__setitem__(str(number), shown))
+        return number, shown
+
+    def own_files(self, exercises: list[Exercise] | None = None) -> dict[str, Path]:
+        """slug -> the student's file, for every step they have one of."""
+        found = {}
+        for ex in exercises if exercises is not None else all_exercises():
+            try:
+                if self.read(ex) is not None:
+                    found[ex.slug] = self.file_for(ex)
+            except OSError:
+                continue
+        return found
+
+    def sources(self, ex: Exercise) -> list[dict[str, Any]]:
+        """What step `ex` builds on: each earlier step's file, the student's own or the
+        reference solution (a checkpoint lets a student begin at any step)."""
+        earlier = [e for e in all_exercises() if e.number < ex.number]
+        own = self.own_files(earlier)
+        return [
+            {
+                "number": e.number,
+                "slug": e.slug,
+                "own": e.slug in own,
+                "path": str(own.get(e.slug, e.solution)),
+            }
+            for e in earlier
+        ]
 
     def _update(self, change: Callable[[dict[str, Any]], Any]) -> None:
         data = self.progress()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cni.invoke import Execution
+from lab.runtime.student import label_of
 
 
 def _network_of(stdin: bytes) -> str:
@@ -34,7 +35,7 @@ def record_of(ex: Execution, node: str, network: str | None = None) -> dict[str,
         "time": round(time.time(), 3),
         "node": node,
         "network": _network_of(ex.stdin) if network is None else network,
-        "plugin": ex.plugin,
+        "plugin": label_of(ex.argv[-1]) or ex.plugin if ex.argv else ex.plugin,
         "command": env.get("CNI_COMMAND", ""),
         "container_id": env.get("CNI_CONTAINERID", ""),
         "ifname": env.get("CNI_IFNAME", ""),

@@ -22,6 +22,7 @@ from lab.cluster.plan import Plan
 from lab.pycni.launcher import import_paths
 
 TYPE = "pycni"
+EXERCISES = Path(__file__).resolve().parent.parent.parent / "exercises"
 WRAPPER = """#!{python} -IS
 # Written by cnilab: runs a student's plugin as the `{type}` CNI plugin.
 import os
@@ -34,8 +35,13 @@ if os.environ.get("CNILAB_BARRIER"):  # checks line up concurrent calls (see bel
     import lab.cni.skel  # noqa: F401
     with open(os.environ["CNILAB_BARRIER"]) as barrier:
         fcntl.flock(barrier, fcntl.LOCK_SH)
+import logging  # skel logs a crash's traceback here: keep it on stderr for the check
+_crash = logging.StreamHandler(sys.stderr)
+_crash.setFormatter(logging.Formatter("%(message)s"))
+logging.getLogger("cni.skel").addHandler(_crash)
 runpy.run_path({file!r}, run_name="__main__")
 """
+LABEL = "label"  # beside the wrapper: how the journal and checks name the file
 
 
 class StudentPluginError(ValueError):
@@ -60,4 +66,26 @@ def student_bin_dir(plan: Plan, plugin_file: str, plugin_type: str = TYPE) -> Pa
         f.write(text)
     os.chmod(tmp, 0o755)
     os.replace(tmp, folder / plugin_type)
+    label = folder / LABEL
+    if not label.exists():
+        label.write_text(plugin_label(path))
     return folder
+
+
+def plugin_label(file: str | Path) -> str:
+    """`plugin.py (yours)`, or `06-add/solution.py (reference)` for a step's own file."""
+    path = Path(file).resolve()
+    if path.is_relative_to(EXERCISES):
+        return f"{path.parent.name}/{path.name} (reference)"
+    return f"{path.name} (yours)"
+
+
+def label_of(executable: str) -> str | None:
+    """The label of a student's wrapper (None for any other plugin)."""
+    folder = Path(executable).parent
+    if folder.parent.name != "student":
+        return None
+    try:
+        return (folder / LABEL).read_text()[:200] or None
+    except OSError:
+        return None

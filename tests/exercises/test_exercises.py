@@ -1,28 +1,73 @@
-"""Every step's check fails on its starter and passes on its reference solution, and
-plugins carrying the bash plugin's bugs fail the check that is about them."""
+"""The curriculum as a whole: every step is complete, its hints are ladders, its check
+fails on its starter and passes on its reference solution, and a check leaves nothing
+in the lab but the pods it declares it keeps."""
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab.cluster.plan import Plan
-from lab.exercises.catalog import Exercise, all_exercises, get_exercise
+from lab.exercises.catalog import RUNGS, Exercise, all_exercises, get_exercise
 from lab.exercises.checker import run_check
+from lab.kernel.netns import list_netns
 
 pytestmark = pytest.mark.root
 EXERCISES = all_exercises()
+CODE_FENCE = re.compile(r"^\s*(```|~~~)", re.M)
+CALL_OR_ASSIGNMENT = re.compile(r"`[^`\n]*[(=][^`\n]*`")  # inline code that is code
 
 
 def test_the_curriculum_is_complete() -> None:
     assert [e.number for e in EXERCISES] == list(range(1, len(EXERCISES) + 1))
-    assert len(EXERCISES) >= 11
+    assert len(EXERCISES) >= 15
     for ex in EXERCISES:
         assert ex.starter.is_file() and ex.solution.is_file() and ex.check_file.is_file()
-        for section in ("## Goal", "## Background", "## What to run", "## Hints"):
+        for section in (
+            "## Goal",
+            "## Background",
+            "## What to run",
+            "## What to look for in the graph",
+            "## Hints",
+        ):
             assert section in ex.readme, f"{ex.folder.name}: no {section}"
         assert ex.hints, f"{ex.folder.name} has no hints"
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
+def test_every_hint_is_a_ladder_and_only_its_last_rung_shows_code(ex: Exercise) -> None:
+    assert [h.number for h in ex.hints] == list(range(1, len(ex.hints) + 1))
+    for hint in ex.hints:
+        where = f"{ex.folder.name} hint {hint.number}"
+        assert hint.title, f"{where}: write `### Hint {hint.number}: <short title>`"
+        assert tuple(r.kind for r in hint.rungs) == RUNGS, f"{where}: rungs {hint.rungs}"
+        for rung in hint.rungs:
+            assert rung.text, f"{where}: the {rung.kind} rung is empty"
+            if rung.kind != "Code":
+                assert not CODE_FENCE.search(rung.text), f"{where}: code in {rung.kind}"
+                found = CALL_OR_ASSIGNMENT.findall(rung.text)
+                assert not found, f"{where}: code in {rung.kind}: {found}"
+
+
+def _left_over(plan: Plan) -> dict[str, set[str]]:
+    """What could be left behind: namespaces, node links, check folders, /tmp folders."""
+    links = {}
+    for node in plan.nodes:
+        argv = ["nsenter", f"--net={node.netns_path}", "--", "ip", "-j", "link"]
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        links[node.name] = {x["ifname"] for x in json.loads(out or "[]")}
+    checks = Path(plan.state_dir, "checks")
+    return {
+        "netns": {ns for ns in list_netns() if ns.startswith(plan.prefix)},  # not others' labs
+        "links": {f"{n}/{i}" for n, names in links.items() for i in names},
+        "folders": {p.name for p in checks.iterdir()} if checks.is_dir() else set(),
+        "scratch": {p.name for p in Path(plan.state_dir, "scratch").glob("*")},
+        "tmp": {p.name for p in Path("/tmp").glob("cnilab-ex*")},
+    }
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
@@ -31,14 +76,28 @@ def test_check_fails_on_the_starter(plan: Plan, ex: Exercise) -> None:
     assert not report.passed
     failed = [a for a in report.assertions if a.passed is False]
     assert len(failed) == 1 and failed[0].message
-    assert report.hint, "a failing step must point to a hint"
+    assert report.hint_number, "a failing step must point to a hint"
+    assert "Traceback" not in failed[0].message
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
-def test_check_passes_on_the_solution(plan: Plan, ex: Exercise) -> None:
-    report = run_check(ex, plan, ex.solution)
+def test_check_passes_on_the_solution_and_leaves_only_what_it_keeps(
+    plan: Plan, ex: Exercise
+) -> None:
+    before = _left_over(plan)
+    seen = []
+    report = run_check(ex, plan, ex.solution, progress=lambda a: seen.append((a.name, a.passed)))
     assert report.passed, [a for a in report.assertions if not a.passed]
     assert all(a.passed for a in report.assertions)
+    assert seen == [x for a in report.assertions for x in ((a.name, None), (a.name, True))]
+    after = _left_over(plan)
+    kept = {plan.pod_netns(name) for name in report.kept}
+    assert after["netns"] - before["netns"] <= kept, "namespaces left behind"
+    new_links = after["links"] - before["links"]
+    if not kept:
+        assert not new_links, f"links left on the nodes: {new_links}"
+    for what in ("folders", "scratch", "tmp"):
+        assert after[what] <= before[what], f"{what} left behind: {after[what] - before[what]}"
 
 
 def variant(tmp_path: Path, ex: Exercise, old: str, new: str) -> Path:
@@ -76,7 +135,7 @@ BASH_IPAM_BUGS = [
 def test_the_bash_plugins_ipam_bugs_are_caught(
     plan: Plan, tmp_path: Path, bug: str, old: str, new: str, step: str
 ) -> None:
-    ex = get_exercise(4)
+    ex = get_exercise("ipam")
     file = variant(tmp_path, ex, old, new)
     if bug == "release by pattern":  # free every line that starts with the released address
         text = file.read_text().replace(

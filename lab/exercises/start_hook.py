@@ -1,0 +1,32 @@
+"""A step that prepares the lab when it starts: its folder's optional start.py.
+
+`def start(plan: Plan, workspace_dir: Path) -> None` runs after the starter is copied
+(`cnilab exercise start N`, the page's Start). A troubleshooting step hides a random
+fault in the lab there; it must be safe to run again.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from lab.cluster.plan import Plan
+from lab.exercises.catalog import Exercise
+
+
+def has_start(ex: Exercise) -> bool:
+    return ex.start_file.is_file()
+
+
+def run_start(ex: Exercise, plan: Plan, workspace_dir: Path) -> bool:
+    """Run the step's start hook; False when the step has none."""
+    if not has_start(ex):
+        return False
+    spec = importlib.util.spec_from_file_location(
+        f"cnilab_start_{ex.slug.replace('-', '_')}", ex.start_file
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.start(plan, workspace_dir)
+    return True
