@@ -20,9 +20,9 @@ ACTIONS = [
     ("POST", "/api/pods", {"name": "web"}),
     ("DELETE", "/api/pods/web", None),
     ("POST", "/api/trace", {"src": "web", "dst": "db"}),
-    ("POST", "/api/exercises/5/start", {}),
-    ("POST", "/api/exercises/5/hint", {}),
-    ("POST", "/api/exercises/5/check", {"which": "solution"}),
+    ("POST", "/api/exercises/6/start", {}),
+    ("POST", "/api/exercises/6/hint", {}),
+    ("POST", "/api/exercises/6/check", {"which": "solution"}),
 ]
 READS = [
     "/api/status",
@@ -31,9 +31,9 @@ READS = [
     "/api/calls",
     "/api/events",
     "/api/exercises",
-    "/api/exercises/5",
-    "/api/exercises/5/file",
-    "/api/exercises/5/file?which=solution",
+    "/api/exercises/6",
+    "/api/exercises/6/file",
+    "/api/exercises/6/file?which=solution",
 ]
 
 
@@ -155,7 +155,7 @@ def test_pages_say_the_token_is_needed(served: Flask) -> None:
 
 @pytest.fixture
 def read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    work = tmp_path / "work" / "05-add"
+    work = tmp_path / "work" / "06-add"
     work.mkdir(parents=True)
     (work / "plugin.py").write_text("# the student's own secret work\n")
     monkeypatch.setenv("CNILAB_WORKSPACE", str(tmp_path / "work"))
@@ -189,9 +189,9 @@ def test_read_only_refuses_every_action(
 def test_read_only_pages_hold_no_solution_or_student_code(read_only: Flask, tmp_path: Path) -> None:
     from lab.exercises.catalog import get_exercise
 
-    solution = get_exercise(5).solution.read_text()
+    solution = get_exercise("add").solution.read_text()
     marker = next(line for line in solution.splitlines() if "pyroute2" in line or "def " in line)
-    for path in ("/", "/exercises/", "/exercises/5"):
+    for path in ("/", "/exercises/", "/exercises/6"):
         page = read_only.test_client().get(path).get_data(as_text=True)
         assert marker not in page
         assert "secret work" not in page
@@ -223,7 +223,7 @@ def test_an_odd_limit_is_a_400(client: object, limit: str) -> None:
     assert r.status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/api/pods", "/api/trace", "/api/exercises/5/check"])
+@pytest.mark.parametrize("path", ["/api/pods", "/api/trace", "/api/exercises/6/check"])
 def test_deeply_nested_json_is_a_400(client: object, path: str) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     r = client.post(path, data=deep, content_type="application/json")  # type: ignore[attr-defined]

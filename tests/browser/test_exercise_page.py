@@ -37,21 +37,21 @@ def run_check(page: Any, which: str) -> Any:
 def test_follow_one_exercise(
     lab: RunningLab, serve: Callable[..., str], page: Any, workspace: Path
 ) -> None:
-    page.goto(f"{serve()}/exercises/5")
+    page.goto(f"{serve()}/exercises/6")
     wait_for_graph(page)
     assert "ADD: wire a pod into the node" in page.locator("[data-testid=lesson] h1").inner_text()
     assert page.locator(".lesson .codehilite").count() >= 1  # highlighted by Pygments
     steps = page.locator("[data-testid=step]")
     assert steps.count() >= 11
     current = page.locator("[data-testid=step] a[aria-current=page]")
-    assert current.get_attribute("href").endswith("/exercises/5")
+    assert current.get_attribute("href").endswith("/exercises/6")
     assert page.locator("[data-testid=nav-lab]").get_attribute("href") == "/"
 
     # not started yet: "Start this step" copies the starter into the workspace
     page.click("[data-testid=start-button]")
     file_text = page.locator("[data-testid=file-text]")
     file_text.wait_for(timeout=5_000)
-    mine = workspace / "05-add" / "plugin.py"
+    mine = workspace / "06-add" / "plugin.py"
     assert mine.is_file() and "TODO" in file_text.inner_text()
     assert page.locator("[data-testid=file-text] .line.todo").count() >= 1
 
@@ -80,21 +80,21 @@ def test_follow_one_exercise(
     report = run_check(page, "solution")
     assert report.get_attribute("data-passed") == "true"
     assert set(statuses(page)) == {"pass"}
-    wait_pod_wired(page, lab, "ex05-a", "node1", 5_000)
-    assert page.locator("[data-testid=step][data-number='5'].passed").count() == 0  # not mine
+    wait_pod_wired(page, lab, "ex06-a", "node1", 5_000)
+    assert page.locator("[data-testid=step][data-number='6'].passed").count() == 0  # not mine
     shot = ARTIFACTS / "exercise-solution-passed.png"
     page.screenshot(path=str(shot))
     print(f"screenshot: {shot}")
 
-    # the student's own file, once it is right: passes, and step 5 gets its tick
-    mine.write_text(get_exercise(5).solution.read_text())
+    # the student's own file, once it is right: passes, and step 6 gets its tick
+    mine.write_text(get_exercise("add").solution.read_text())
     page.click("[data-testid=file-reload]")
     page.wait_for_function("() => !document.querySelector('.line.todo')", timeout=5_000)
     report = run_check(page, "workspace")
     assert report.get_attribute("data-passed") == "true"
-    page.locator("[data-testid=step][data-number='5'].passed").wait_for(timeout=5_000)
+    page.locator("[data-testid=step][data-number='6'].passed").wait_for(timeout=5_000)
     assert page.locator("[data-testid=passed-badge]").is_visible()
-    wait_pod_wired(page, lab, "ex05-a", "node1", 5_000)
+    wait_pod_wired(page, lab, "ex06-a", "node1", 5_000)
 
 
 def test_read_only_exercise_page_has_no_action(
