@@ -1,103 +1,197 @@
-"""Step 3: the student's functions drive the reference bridge, then pycni, on node1."""
+"""Step 3: the student's functions, run inside node1 as a runtime there would, drive
+the reference bridge plugin, then pycni. Values are compared, not keys; a call is made
+to fail on purpose; the pod's address, its gateway and its default route are read
+back from the kernel, and host-local's reservation from the student's data dir."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tempfile
+from ipaddress import ip_address, ip_interface, ip_network
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
 
 from lab.exercises.checker import Checker
 
+NETWORK, BRIDGE, SUBNET = "ex03net", "ex03br", "10.99.33.0/28"  # not the lesson's values
+GATEWAY = "10.99.33.1"
 DRIVER = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("by_hand", sys.argv[1])
-mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+import importlib.util, json, sys, traceback
 job = json.loads(sys.stdin.read())
-env = mod.cni_env(job["command"], job["cid"], job["netns"], "eth0", job["cni_path"])
-conf = job.get("conf") or mod.bridge_config("ex03", "ex03br", "10.99.3.0/24", job["data_dir"])
-code, answer = mod.call(job["plugin"], env, conf)
-print(json.dumps({"env": env, "conf": conf, "code": code, "answer": answer}))
+try:
+    spec = importlib.util.spec_from_file_location("by_hand", sys.argv[1])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    print(json.dumps({"value": getattr(mod, job["fn"])(*job["args"])}))
+except BaseException as e:
+    where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == sys.argv[1]]
+    line = f" (line {where[-1].lineno}: {where[-1].line})" if where else ""
+    print(json.dumps({"error": f"{type(e).__name__}: {e}"[:300] + line}))
 """
 
 
-def _run(c: Checker, job: dict) -> dict:
-    """Import the student's file and call its functions inside node1, as a runtime there."""
-    node = c.plan.node("node1")
+def _run(c: Checker, fn: str, *args: Any) -> Any:
+    """The student's `fn(*args)`, run in node1's namespace as a runtime there would."""
     done = subprocess.run(
-        ["nsenter", f"--net={node.netns_path}", "--", sys.executable, "-c", DRIVER, str(c.file)],
-        input=json.dumps(job),
+        [
+            *("nsenter", f"--net={c.plan.node('node1').netns_path}", "--"),
+            *(sys.executable, "-I", "-c", DRIVER, str(c.file)),
+        ],
+        input=json.dumps({"fn": fn, "args": args}),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    c.expect(done.returncode == 0, f"your functions raised: {done.stderr.strip()[-400:]}")
-    return json.loads(done.stdout)
+    try:
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        out = {"error": f"it printed {done.stdout[-200:]!r} {done.stderr[-200:]}"}
+    c.expect("error" not in out, f"your {fn} raised {out.get('error')}")
+    return out["value"]
 
 
-def _address(c: Checker, netns: str) -> str:
-    info = json.loads(c.sh(netns, "ip", "-j", "addr", "show", "eth0").stdout or "[{}]")
-    inet = [a["local"] for a in info[0].get("addr_info", []) if a["family"] == "inet"]
-    return inet[0] if inet else ""
+def _call(c: Checker, plugin: str, env: dict, conf: dict) -> tuple[int, dict]:
+    value = _run(c, "call", plugin, env, conf)
+    c.expect(
+        isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict),
+        f"call must return (exit code, answer dict), got {str(value)[:120]}",
+    )
+    return value[0], value[1]
+
+
+def _kernel(c: Checker, netns: str, *argv: str) -> list[dict[str, Any]]:
+    try:
+        out = json.loads(c.sh(netns, "ip", "-j", *argv).stdout or "[]")
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
+
+
+def _inet(c: Checker, netns: str, dev: str) -> list[str]:
+    links = _kernel(c, netns, "addr", "show", "dev", dev)
+    infos = [a for link in links for a in link.get("addr_info", []) if a.get("family") == "inet"]
+    return [f"{a['local']}/{a['prefixlen']}" for a in infos]
+
+
+def _default_via(c: Checker, netns: str) -> str:
+    routes = _kernel(c, netns, "route", "show", "default")
+    return str(routes[0].get("gateway", "")) if routes else ""
+
+
+def _tidy_node1(c: Checker) -> None:
+    """Remove the check's bridge and any address of its subnet (a config naming cni0
+    would have put the gateway there): bridge's DEL leaves both."""
+    with IPRoute(netns=c.plan.node("node1").netns, flags=0) as ipr:
+        for index in ipr.link_lookup(ifname=BRIDGE):
+            ipr.link("del", index=index)
+        for a in ipr.get_addr(family=2):
+            local = a.get_attr("IFA_LOCAL")
+            if local and ip_address(local) in ip_network(SUBNET):
+                ipr.addr("del", index=a["index"], address=local, prefixlen=a["prefixlen"])
 
 
 def check(c: Checker) -> None:
-    data_dir = tempfile.mkdtemp(prefix="cnilab-ex03-")
-    netns = c.empty_netns("bridge")
-    job = {
-        "command": "ADD",
-        "cid": "ex03-bridge",
-        "netns": f"/run/netns/{netns}",
-        "cni_path": c.plan.bin_dir,
-        "data_dir": data_dir,
-        "plugin": f"{c.plan.bin_dir}/bridge",
-    }
-    with c.step("cni_env gives the five CNI_* variables", hint=1):
-        env = _run(c, {**job, "command": "VERSION", "plugin": "/bin/true"})["env"]
-        for key in ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"):
+    path = f"{c.plan.bin_dir}:/usr/lib/cni"
+    _tidy_node1(c)  # a run that was killed may have left them
+    probe = c.empty_netns("probe")
+    with c.step("cni_env gives each CNI_* variable its own value", hint=1):
+        want = {
+            "CNI_COMMAND": "CHECK",
+            "CNI_CONTAINERID": "ex03-probe-5e1f",
+            "CNI_NETNS": f"/run/netns/{probe}",
+            "CNI_IFNAME": "net1",
+            "CNI_PATH": path,
+        }
+        env = _run(c, "cni_env", *want.values())
+        c.expect(isinstance(env, dict), f"cni_env must return a dict, got {str(env)[:80]}")
+        for key, value in want.items():
             c.expect(key in env, f"{key} is missing from cni_env's answer")
+            c.expect(env[key] == value, f"{key} should be {value!r}, yours is {env[key]!r}")
 
-    with c.step("the reference bridge plugin accepts your call and answers a result", hint=2):
-        out = _run(c, job)
-        c.expect(out["code"] == 0, f"bridge exited {out['code']}: {out['answer']}")
-        c.expect(out["answer"].get("ips"), f"no ips in bridge's answer: {out['answer']}")
+    bridge = f"{c.plan.bin_dir}/bridge"
+    with c.step("call runs a plugin with that env and stdin, and reads its answer", hint=3):
+        version_env = _run(c, "cni_env", "VERSION", "", "", "", path)
+        code, answer = _call(c, bridge, version_env, {"cniVersion": "1.0.0"})
+        c.expect(code == 0, f"bridge VERSION exited {code}: {answer}")
+        c.expect("1.0.0" in answer.get("supportedVersions", []), f"bridge answered {answer}")
 
-    with c.step("the pod namespace now has eth0 with an address of 10.99.3.0/24", hint=2):
-        address = _address(c, netns)
-        c.expect(address.startswith("10.99.3."), f"eth0 has {address or 'no address'}")
-
-    with c.step("DEL through your functions removes it again", hint=3):
-        out = _run(c, {**job, "command": "DEL"})
-        c.expect(out["code"] == 0, f"DEL exited {out['code']}: {out['answer']}")
-        c.expect(not _address(c, netns), "eth0 is still there after DEL")
-
-    pycni = c.node_conf("node1")
-    own = c.empty_netns("pycni")
-    with c.step("the same functions drive pycni with node1's own config", hint=3):
-        out = _run(
-            c,
-            {
-                **job,
-                "cid": "ex03-pycni",
-                "netns": f"/run/netns/{own}",
-                "plugin": f"{c.plan.bin_dir}/pycni",
-                "conf": pycni,
-            },
+    data_dir = str(c.tempdir())
+    conf = _run(c, "bridge_config", NETWORK, BRIDGE, SUBNET, data_dir)
+    with c.step("call reports a failure: the exit code and the error object", hint=4):
+        gone = f"/run/netns/{c.plan.prefix}-ex03-not-there"
+        code, answer = _call(
+            c, bridge, _run(c, "cni_env", "ADD", "ex03-x", gone, "eth0", path), conf
         )
-        c.expect(out["code"] == 0, f"pycni exited {out['code']}: {out['answer']}")
+        c.expect(code != 0, f"an ADD into a missing netns must fail, call returned {code}")
         c.expect(
-            _address(c, own).startswith(c.plan.node("node1").gateway.rsplit(".", 1)[0]),
-            "pycni did not give eth0 an address of node1's pod CIDR",
+            isinstance(answer.get("code"), int) and answer.get("msg"),
+            f"call must return the plugin's error object (code and msg), got {answer}",
         )
-        _run(
-            c,
-            {
-                **job,
-                "command": "DEL",
-                "cid": "ex03-pycni",
-                "netns": f"/run/netns/{own}",
-                "plugin": f"{c.plan.bin_dir}/pycni",
-                "conf": pycni,
-            },
+
+    pod = c.empty_netns("bridge")
+    add_env = _run(c, "cni_env", "ADD", "ex03-bridge", f"/run/netns/{pod}", "eth0", path)
+    try:
+        _bridge_steps(c, conf, add_env, pod, data_dir)
+    finally:  # whatever failed: release host-local's address and any gateway it placed
+        c.call("DEL", conf, container_id="ex03-bridge", netns=pod, binary="bridge")
+        _tidy_node1(c)
+    _pycni_steps(c, path)
+
+
+def _bridge_steps(c: Checker, conf: dict, env: dict, pod: str, data_dir: str) -> None:
+    bridge = f"{c.plan.bin_dir}/bridge"
+    with c.step("the reference bridge plugin accepts your config and answers a result", hint=2):
+        code, answer = _call(c, bridge, env, conf)
+        c.expect(code == 0, f"bridge exited {code}: {answer.get('msg', answer)}")
+        c.expect(answer.get("ips"), f"no ips in bridge's answer: {answer}")
+
+    with c.step(f"the pod's eth0 has an address of {SUBNET}, its bridge the gateway", hint=2):
+        mine = _inet(c, pod, "eth0")
+        c.expect(mine, "the pod has no IPv4 address on eth0")
+        c.expect(ip_interface(mine[0]).network == ip_network(SUBNET), f"eth0 has {mine[0]}")
+        on_bridge = _inet(c, c.plan.node("node1").netns, BRIDGE)
+        c.expect(on_bridge, f"node1 has no bridge {BRIDGE} with an address")
+        c.expect(f"{GATEWAY}/28" in on_bridge, f"{BRIDGE} holds {on_bridge}, not {GATEWAY}/28")
+
+    with c.step(f"the pod's default route goes via {GATEWAY}", hint=2):
+        via = _default_via(c, pod)
+        c.expect(via == GATEWAY, f"the pod's default route is via {via or 'nothing'}")
+
+    with c.step("host-local keeps the reservation in your data dir", hint=2):
+        address = str(ip_interface(_inet(c, pod, "eth0")[0]).ip)
+        c.expect(
+            Path(data_dir, NETWORK, address).is_file(),
+            f"no reservation of {address} under {data_dir}/{NETWORK}: was dataDir passed on?",
         )
+
+    with c.step("DEL through your functions succeeds and releases it all", hint=3):
+        code, answer = _call(c, bridge, {**env, "CNI_COMMAND": "DEL"}, conf)
+        c.expect(code == 0, f"DEL exited {code}: {answer}")
+        c.expect(answer == {}, f"DEL prints nothing; call should return an empty dict: {answer}")
+        c.expect(not _inet(c, pod, "eth0"), "eth0 is still there after DEL")
+        c.expect(not Path(data_dir, NETWORK, address).exists(), f"{address} is still reserved")
+
+
+def _pycni_steps(c: Checker, path: str) -> None:
+    node = c.plan.node("node1")
+    pod = c.empty_netns("pycni")
+    env = _run(c, "cni_env", "ADD", "ex03-pycni", f"/run/netns/{pod}", "eth0", path)
+    conf = c.node_conf("node1")
+    pycni = f"{c.plan.bin_dir}/pycni"
+    with c.step("the same functions drive pycni with node1's own config", hint=3):
+        try:
+            code, answer = _call(c, pycni, env, conf)
+            c.expect(code == 0, f"pycni exited {code}: {answer.get('msg', answer)}")
+            mine = _inet(c, pod, "eth0")
+            c.expect(mine, "pycni gave the pod no IPv4 address on eth0")
+            c.expect(
+                ip_interface(mine[0]).ip in ip_network(node.pod_cidr),
+                f"eth0 has {mine[0]}, not an address of node1's {node.pod_cidr}",
+            )
+            c.expect(_default_via(c, pod) == node.gateway, f"no default route via {node.gateway}")
+        finally:
+            c.call("DEL", conf, container_id="ex03-pycni", netns=pod, binary="pycni")
