@@ -7,6 +7,7 @@ the node's namespace, then prints what came back. The call goes in the journal t
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from lab.cni.invoke import JournalingExec, RawExec, plugin_argv
 from lab.runtime.confs import select_network
 from lab.runtime.journal import Journal
 from lab.runtime.libcni import CNIConfig, RuntimeConf
+from lab.runtime.student import TYPE, StudentPluginError, plugin_label, student_bin_dir
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
+NETNS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @click.command()
@@ -36,6 +39,12 @@ COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
     help="Plugin config JSON (default: the node's first plugin, as the runtime builds it).",
 )
 @click.option("--type", "plugin_type", help="Plugin to run (default: the config's type).")
+@click.option(
+    "--plugin",
+    "plugin_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run your own file (a .py plugin) as the config's type, as a check does.",
+)
 @pass_lab
 def cni(
     lab: Lab,
@@ -46,15 +55,27 @@ def cni(
     container_id: str | None,
     conf_file: Path | None,
     plugin_type: str | None,
+    plugin_file: Path | None,
 ) -> None:
-    """Call a CNI plugin by hand: `cnilab cni ADD --netns demo` (after `ip netns add demo`)."""
+    """Call a CNI plugin by hand: `cnilab cni ADD --netns demo --plugin plugin.py`."""
     plan = lab.require_plan()
     command = command.upper()
     try:
         the_node = plan.node(node)
     except ValueError as e:
         fail(str(e), Exit.USAGE)
+    if plugin_file is not None and plugin_type is not None:
+        fail("give --plugin (your file) or --type (a plugin of the lab), not both", Exit.USAGE)
     path = [plan.bin_dir]
+    label = ""
+    if plugin_file is not None:
+        try:
+            path.insert(0, str(student_bin_dir(plan, str(plugin_file))))
+        except StudentPluginError as e:
+            fail(str(e), Exit.USAGE)
+        label = plugin_label(plugin_file)
+    if netns and not NETNS_NAME_RE.match(netns) and not netns.startswith("/"):
+        fail(f"--netns: {netns[:60]!r} is neither a namespace name nor a path", Exit.USAGE)
     runner = JournalingExec(RawExec(), Journal(plan.journal).sink(the_node.name))
     try:
         if conf_file is not None:
@@ -62,7 +83,8 @@ def cni(
         else:
             net = select_network(the_node.conf_dir, path)
             conf = json.loads(build_plugin_config(net.plugins[0], net, net.cni_version, None, None))
-        plugin = runner.find(plugin_type or str(conf.get("type", "")), path)
+        wanted = TYPE if plugin_file is not None else plugin_type or str(conf.get("type", ""))
+        plugin = runner.find(wanted, path)
     except CNIError as e:
         fail(str(e), Exit.USAGE)
     if netns and "/" not in netns:
@@ -71,7 +93,7 @@ def cni(
     env = CNIConfig(path, the_node.cache_dir).env(command, rt if command != "VERSION" else None)
     stdin = json.dumps(conf, indent=2).encode()
 
-    click.secho(f"# running {plugin} in {the_node.netns} with:", fg="cyan")
+    click.secho(f"# running {label or plugin} in {the_node.netns} with:", fg="cyan")
     for key, value in env.items():
         click.echo(f"{key}={value}")
     click.secho("# stdin:", fg="cyan")
