@@ -1,14 +1,15 @@
-"""Step 11: CNI 1.1. GC removes what the runtime no longer knows, STATUS says whether an
+"""Step 14: CNI 1.1. GC removes what the runtime no longer knows, STATUS says whether an
 ADD could work now, and every runtime gets its answer in the version it asked for.
 
 Built on cnilab's CNI library: `skel` negotiates the version and writes `add`'s Result
 in it, `delegate_*`/`exec_plugin` run the IPAM plugin, `lab.kernel` does the links.
-ADD and DEL are steps 5 and 9's, made compact, with one addition: ADD labels the host
+ADD and DEL are steps 6 and 11's, made compact, with one addition: ADD labels the host
 veth (its alias) with the attachment, so GC can find it without the runtime's help.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from ipaddress import ip_network
@@ -30,8 +31,9 @@ LABEL = "cnilab-student"  # a host veth's alias: "<LABEL> <network> <containerID
 DEFAULT = ip_network("0.0.0.0/0")
 
 
-def host_veth_name(container_id: str) -> str:
-    return "veth" + container_id[:11]
+def host_veth_name(container_id: str, ifname: str) -> str:
+    """One per attachment (a pod may have eth0 and eth1), at most 15 characters."""
+    return "veth" + hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
 
 
 def label(network: str, container_id: str, ifname: str) -> str:
@@ -45,11 +47,11 @@ def delegate(command: str, conf: dict[str, Any], args: CmdArgs) -> None:
 
 class Plugin:
     def add(self, args: CmdArgs) -> Result:
-        """Step 5's ADD; the bridge comes from the config and the host veth is labelled."""
+        """Step 6's ADD; the bridge comes from the config and the host veth is labelled."""
         conf = load_json(args.stdin_data, "network config")
         result = delegate_add(conf["ipam"]["type"], args.stdin_data)
         ip = result.ips[0]
-        host_name = host_veth_name(args.container_id)
+        host_name = host_veth_name(args.container_id, args.ifname)
         tag = label(conf["name"], args.container_id, args.ifname)
         with IPRoute() as host, iproute_in(args.netns) as (pod, pod_fd):
             bridge = links.ensure_bridge(host, conf.get("bridge", "cni0"))
@@ -58,23 +60,26 @@ class Plugin:
             eth = links.link_by_name(pod, args.ifname)
             addrs.add_address(pod, eth.index, ip.address)
             pod.link("set", index=eth.index, state="up")
-            addrs.add_route(pod, DEFAULT, ip.gateway, eth.index)
+            if conf.get("isDefaultGateway", True):  # one default route per pod: eth0's
+                addrs.add_route(pod, DEFAULT, ip.gateway, eth.index)
         result.interfaces = [
             Interface(name=host_name),
             Interface(name=args.ifname, mac=eth.mac, sandbox=args.netns),
         ]
         ip.interface = 1
-        result.routes = [Route(dst=DEFAULT, gw=ip.gateway)]
+        result.routes = (
+            [Route(dst=DEFAULT, gw=ip.gateway)] if conf.get("isDefaultGateway", True) else []
+        )
         return result  # not JSON: skel writes it in the config's version
 
     def delete(self, args: CmdArgs) -> None:
-        """Step 9's DEL: from the node's side, and already gone is fine."""
+        """Step 11's DEL: from the node's side, and already gone is fine."""
         conf = load_json(args.stdin_data, "network config")
         with IPRoute() as host:
-            links.delete_link(host, host_veth_name(args.container_id))
+            links.delete_link(host, host_veth_name(args.container_id, args.ifname))
         delegate_del(conf["ipam"]["type"], args.stdin_data)
 
-    # CHECK is step 9's; left out to keep this file about 1.1.
+    # CHECK is step 11's; left out to keep this file about 1.1.
 
     def gc(self, args: CmdArgs) -> None:
         """Remove every attachment of this network that the runtime no longer lists."""
