@@ -30,13 +30,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         AGENTS=[],  # [{"name", "url", "token"}]: merge these node agents instead (lab/agent)
         AGENT_POLL=10.0,  # seconds an agent may hold a snapshot request (a long poll)
         MAX_CONTENT_LENGTH=64 * 1024,
+        TERMINAL=None,  # {"port", "max"}: the terminal server `cnilab serve` started
+        TERMINAL_OFF="",  # why there is none, for the page
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
 
-    from app import api, errors, events, exercises, labstate, pages, security
+    from app import (
+        api,
+        checkrun,
+        editor,
+        errors,
+        events,
+        exercises,
+        labstate,
+        pages,
+        security,
+        terminal,
+    )
 
     errors.init_app(app)
     security.init_app(app)
@@ -45,4 +58,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     events.init_app(app)
     app.register_blueprint(exercises.bp)
+    for blueprint in (editor.bp, checkrun.bp, terminal.bp):  # the course in the browser
+        app.register_blueprint(blueprint)
     return app

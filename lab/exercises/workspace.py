@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
 import json
 import os
 import re
+import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +59,18 @@ OLD_SLUGS = {
 
 class WorkspaceError(OSError):
     """A workspace file that cannot be used safely (a symlink, too big, not a file)."""
+
+
+class StaleVersion(WorkspaceError):
+    """The file changed on disk since the editor loaded it: not overwritten."""
+
+
+PASSED = ".passed"  # PASSED/06-add/plugin.py: the student's file as it last passed
+
+
+def version(text: str | None) -> str | None:
+    """What an editor sends back to say which file it changed: a hash of its text."""
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 def workspace_dir() -> Path:
@@ -126,6 +141,15 @@ def _write_new(dir_fd: int, name: str, data: bytes, exclusive: bool) -> None:
     fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+def _replace(dir_fd: int, name: str, data: bytes) -> None:
+    """Write a new file beside `name`, then rename it over: no reader sees half a file."""
+    tmp = f".{name}.{secrets.token_hex(4)}.tmp"  # threads of one process too
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
+    _write_new(dir_fd, tmp, data, exclusive=True)
+    os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def _migrated(data: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +240,37 @@ class Workspace:
                 copied = False
         self._update(lambda p: p.__setitem__("current", ex.slug))
         return self.file_for(ex), copied
+
+    def write(self, ex: Exercise, text: str, expected: str | None) -> str:
+        """Replace the student's file if it is still the version the editor loaded
+        (`expected`; None: it must not exist yet); returns the new version. The file
+        is replaced whole (a link in its place is replaced, never followed)."""
+        data = text.encode()
+        if len(data) > MAX_FILE:
+            raise WorkspaceError(errno.EFBIG, f"larger than {MAX_FILE // 1024} KiB")
+        where = self.file_for(ex)
+        with _dir_fd(self.root, (ex.folder.name,), create=True) as fd:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # two saves at once: the second sees the first
+            try:
+                current = _read(fd, ex.file, where)
+            except FileNotFoundError:
+                current = None
+            if version(current) != expected:
+                raise StaleVersion(errno.ESTALE, f"{where} changed on disk since you opened it")
+            _replace(fd, ex.file, data)
+        return version(text) or ""
+
+    def keep_passed(self, ex: Exercise, text: str) -> None:
+        """Keep `text` as the version of the student's file that last passed."""
+        with _dir_fd(self.root, (PASSED, ex.folder.name), create=True) as fd:
+            _replace(fd, ex.file, text.encode())
+
+    def passed_text(self, ex: Exercise) -> str | None:
+        try:
+            with _dir_fd(self.root, (PASSED, ex.folder.name), create=False) as fd:
+                return _read(fd, ex.file, self.root / PASSED / ex.folder.name / ex.file)
+        except FileNotFoundError:
+            return None
 
     def progress(self) -> dict[str, Any]:
         try:
