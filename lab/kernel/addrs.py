@@ -5,14 +5,11 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-from ipaddress import IPv4Interface, IPv6Interface
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-IPInterface = IPv4Interface | IPv6Interface
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from lab.cni.result import IPAddress, IPInterface, IPNetwork
 
 
 def _family(version: int) -> int:

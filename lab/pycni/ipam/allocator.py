@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lab.cni.errors import CNIError, ErrorCode
-from lab.cni.result import IPConfig
+from lab.cni.result import IPAddress, IPConfig
 from lab.pycni.ipam.config import Range
-from lab.pycni.ipam.store import IPAddress, Owner, Store
+from lab.pycni.ipam.store import Owner, Store
 
 
 def candidates(range_set: list[Range], last: IPAddress | None) -> Iterator[tuple[Range, IPAddress]]:

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.cni.errors import CNIError, ErrorCode
-from lab.cni.result import Route
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from lab.cni.result import IPAddress, IPNetwork, Route
 
 DEFAULT_DATA_DIR = "/var/lib/cni/networks"
 TYPE = "pycni-ipam"

@@ -7,11 +7,11 @@ from typing import Any
 
 from lab.cni.config import load_json
 from lab.cni.errors import CNIError, ErrorCode
-from lab.cni.result import IPConfig, Result
+from lab.cni.result import IPAddress, IPConfig, Result
 from lab.cni.skel import CmdArgs
 from lab.pycni.ipam.allocator import allocate, find_range, has_free_address
 from lab.pycni.ipam.config import IPAMConf, Range, load_ipam_conf
-from lab.pycni.ipam.store import DiskStore, IPAddress, Owner
+from lab.pycni.ipam.store import DiskStore, Owner
 
 VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")
 

@@ -16,8 +16,8 @@ import os
 from typing import Protocol
 
 from lab.cni.errors import CNIError, ErrorCode
+from lab.cni.result import IPAddress
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Owner = tuple[str, str]  # (container ID, ifname)
 LINE_BREAK = "\r\n"
 LAST_RESERVED = "last_reserved_ip."
