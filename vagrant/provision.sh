@@ -7,23 +7,26 @@
 #                --peer 10.244.1.0/24=192.168.56.12 [--pod-network 10.244.0.0/16] \
 #                [--web] [--agent node1=192.168.56.11[=SHA256] ...] [--agent-token TOKEN] \
 #                [--agent-cert FILE --agent-key FILE] \
-#                [--src /vagrant] [--prefix /opt/cnilab] [--root DIR]
+#                [--src /vagrant] [--prefix /opt/cnilab] [--root DIR] [--package-source URL]
 #
 # --agent-cert/--agent-key install this node's agent certificate (the Vagrantfile makes
 # one per VM, so node1's app can pin node2's SHA256 before node2 exists); without them
 # `cnilab agent --make-cert` makes one here. --root DIR writes every system file (units,
 # /etc/cnilab, /var/lib/cnilab, the CNI folders) under DIR instead of /; tests run the
-# script that way inside a namespace.
+# script that way inside a namespace. --package-source URL takes every package from URL
+# instead of the internet (offline machines; the two-VM test serves one from the host):
+# apt from the flat repository URL/debian, pip from the wheels in URL/wheels/ only, npm
+# from the cache URL/npm-cache.tar.gz, offline. The system's own apt sources stay as they are.
 set -euo pipefail
 
 usage() {
-	sed -n '2,17p' "$0" >&2
+	sed -n '2,20p' "$0" >&2
 	exit 2
 }
 
 name="" node_ip="" pod_cidr="" pod_network="10.244.0.0/16" web=0 agent_token=""
 agent_cert="" agent_key=""
-src="/vagrant" prefix="/opt/cnilab" root=""
+src="/vagrant" prefix="/opt/cnilab" root="" package_source=""
 peers=() agents=()
 while [ "$#" -gt 0 ]; do
 	case "$1" in
@@ -40,6 +43,7 @@ while [ "$#" -gt 0 ]; do
 	--src) src="${2:?--src needs a folder}"; shift 2 ;;
 	--prefix) prefix="${2:?--prefix needs a folder}"; shift 2 ;;
 	--root) root="${2:?--root needs a folder}"; shift 2 ;;
+	--package-source) package_source="${2:?--package-source needs a URL}"; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "provision.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -50,6 +54,10 @@ if [ -z "$name" ] || [ -z "$node_ip" ] || [ -z "$pod_cidr" ]; then
 fi
 if [ -n "$agent_cert$agent_key" ] && { [ -z "$agent_cert" ] || [ -z "$agent_key" ]; }; then
 	echo "provision.sh: --agent-cert and --agent-key go together" >&2
+	usage
+fi
+if [ -n "$package_source" ] && ! [[ "$package_source" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$ ]]; then
+	echo "provision.sh: --package-source $package_source: give an http(s) URL" >&2
 	usage
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -69,8 +77,17 @@ packages=(python3 python3-venv iproute2 iptables nftables iputils-ping util-linu
 if [ "$web" -eq 1 ] && [ -f "$src/static/package.json" ]; then
 	packages+=(nodejs npm)
 fi
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${packages[@]}"
+apt_options=()
+if [ -n "$package_source" ]; then
+	package_source="${package_source%/}"
+	apt_dir="$(mktemp -d)"
+	trap 'rm -rf "$apt_dir"' EXIT
+	echo "deb [trusted=yes] $package_source/debian ./" >"$apt_dir/cnilab.list"
+	apt_options=(-o "Dir::Etc::SourceList=$apt_dir/cnilab.list" -o "Dir::Etc::SourceParts=$apt_dir/parts.d")
+	export PIP_NO_INDEX=1 PIP_FIND_LINKS="$package_source/wheels/"
+fi
+apt-get "${apt_options[@]}" update -q
+apt-get "${apt_options[@]}" install -y -q --no-install-recommends "${packages[@]}"
 
 echo "== $name: cnilab into $venv (editable: \`vagrant rsync\` refreshes the code)"
 if [ ! -x "$venv/bin/python" ]; then
@@ -161,7 +178,14 @@ if [ "$web" -eq 1 ]; then
 		printf '\n]\n'
 	} >"$etc/agents.json"
 	if [ -f "$src/static/package-lock.json" ]; then
-		(cd "$src/static" && npm ci --no-audit --no-fund --loglevel=error)
+		npm_options=()
+		if [ -n "$package_source" ]; then
+			npm_cache="$apt_dir/npm-cache"
+			"$venv/bin/python" -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())' \
+				"$package_source/npm-cache.tar.gz" | tar -xz -C "$npm_cache"
+			npm_options=(--offline --cache "$npm_cache")
+		fi
+		(cd "$src/static" && npm ci --no-audit --no-fund --loglevel=error "${npm_options[@]}")
 	fi
 fi
 for unit in "${units[@]}"; do
