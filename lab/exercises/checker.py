@@ -31,6 +31,8 @@ from lab.cluster import build
 from lab.cluster.plan import BARE_PIECES, Plan, parse_bare
 from lab.cni.errors import CNIError
 from lab.cni.invoke import Execution, JournalingExec, RawExec, cni_env, plugin_argv
+from lab.exercises import answers
+from lab.exercises.answers import CheckFailed
 from lab.exercises.catalog import Exercise, get_exercise
 from lab.exercises.cleanup import NodeLinks, remove_pod
 from lab.exercises.failures import crash_since, name_the_plugin
@@ -41,11 +43,6 @@ from lab.runtime.pods import Pod, PodError, Runtime
 from lab.runtime.student import TYPE, StudentPluginError, plugin_label, student_bin_dir
 
 Progress = Callable[["Assertion"], None]
-MISSING = object()
-
-
-class CheckFailed(AssertionError):
-    """Raised by `expect`: the student-facing reason a step failed."""
 
 
 @dataclass
@@ -77,13 +74,6 @@ class Report:
 
 class _Stop(Exception):
     pass
-
-
-def _path_text(path: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 class Checker:
@@ -157,39 +147,15 @@ class Checker:
         raise _Stop
 
     def expect(self, condition: object, message: str) -> None:
-        if not condition:
-            raise CheckFailed(message)
+        answers.expect(condition, message)
 
     def result_field(self, result: object, *path: str | int, what: str = "result") -> Any:
         """`result["ips"][0]["address"]`, or a FAIL saying "your result has no ips[0].address"."""
-        value = result
-        for i, key in enumerate(path):
-            here = _path_text(path[: i + 1])
-            if isinstance(key, int):
-                if not isinstance(value, list):
-                    self.expect(
-                        False, f"your {what}'s {_path_text(path[:i]) or what} is not a list"
-                    )
-                self.expect(0 <= key < len(value), f"your {what} has no {here}")  # type: ignore[arg-type]
-                value = value[key]  # type: ignore[index]
-            else:
-                found = value.get(key, MISSING) if isinstance(value, dict) else MISSING
-                self.expect(found is not MISSING, f"your {what} has no {here}")
-                value = found
-        return value
+        return answers.field(result, *path, what=what)
 
     def result_of(self, ex: Execution, what: str = "ADD") -> dict[str, Any]:
         """A call's JSON answer, or a FAIL that says how the output was wrong."""
-        out = ex.stdout.decode(errors="replace").strip()
-        if ex.returncode != 0:
-            self.expect(False, f"{what} exited {ex.returncode}: {out[-300:] or 'with no output'}")
-        self.expect(out, f"{what} printed nothing: a result must be JSON on stdout")
-        try:
-            obj = json.loads(out)
-        except (ValueError, RecursionError):
-            self.expect(False, f"{what}: stdout must hold only JSON, got {out[:120]!r}")
-        self.expect(isinstance(obj, dict), f"{what}: stdout must be a JSON object, got {out[:60]}")
-        return obj  # type: ignore[no-any-return]
+        return answers.answer_of(ex, what)
 
     # -- the files the check runs ----------------------------------------------------
     def _note_file(self, path: Path) -> None:
