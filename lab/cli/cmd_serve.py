@@ -22,7 +22,9 @@ from types import FrameType
 import click
 
 from lab.cli.main import Exit, Lab, fail, pass_lab, read_token_file
+from lab.exercises.workspace import workspace_dir
 from lab.hostguard import is_loopback
+from lab.terminal.server import MAX_TERMINALS, TerminalConfig, TerminalServer
 
 REQUEST_THREADS = 16  # threads for everything but event streams
 MAX_STREAMS = 32
@@ -35,6 +37,28 @@ CONNECTION_LIMIT = 2000
 def page_address(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") or is_loopback(host) else host
     return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+
+
+def terminal_off(host: str, read_only: bool, no_terminal: bool, allow: bool) -> str | None:
+    """Why the course page gets no terminal, or None when it does."""
+    if read_only:
+        return "terminals are off: this cnilab is read-only"
+    if no_terminal:
+        return "terminals are off (cnilab serve --no-terminal)"
+    if not is_loopback(host) and not allow:
+        return "terminals are off on a non-loopback address (cnilab serve --allow-terminal)"
+    return None
+
+
+def start_terminals(config: TerminalConfig) -> TerminalServer:
+    server = TerminalServer(config)
+    try:
+        server.start()
+    except OSError as e:
+        fail(
+            f"cannot listen for terminals on {config.host}:{config.port}: {e.strerror}", Exit.USAGE
+        )
+    return server
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -72,6 +96,25 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     help='Merge these node agents: a JSON list of {"name", "url", "token_file", '
     '"fingerprint_file"} (see docs/real-nodes.md).',
 )
+@click.option(
+    "--allow-terminal",
+    is_flag=True,
+    help="Serve terminals (root shells) on a non-loopback --host too.",
+)
+@click.option("--no-terminal", is_flag=True, help="Serve no terminal in the course page.")
+@click.option(
+    "--max-terminals",
+    default=MAX_TERMINALS,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Terminals open at once; more are asked to retry.",
+)
+@click.option(
+    "--terminal-port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    help="The terminals' WebSocket port [default: any free one].",
+)
 @pass_lab
 def serve(
     lab: Lab,
@@ -83,6 +126,10 @@ def serve(
     allowed_hosts: tuple[str, ...],
     max_streams: int,
     agents_file: Path | None,
+    allow_terminal: bool,
+    no_terminal: bool,
+    max_terminals: int,
+    terminal_port: int,
 ) -> None:
     """Serve the live graph, the CNI call transcript, the course and the pod actions."""
     from waitress import create_server
@@ -120,6 +167,25 @@ def serve(
     except OSError as e:
         fail(f"cannot listen on {host}:{port}: {e.strerror}", Exit.USAGE)
     bound = listener.getsockname()[1]
+    off = terminal_off(host, read_only, no_terminal, allow_terminal)
+    terminals = None
+    if off is None:
+        terminals = start_terminals(
+            TerminalConfig(
+                host=host,
+                app_port=bound,
+                state_dir=str(lab.state_dir),
+                workspace=workspace_dir(),
+                token=token,
+                no_token=no_token,
+                port=terminal_port,
+                allowed_hosts=list(allowed_hosts),
+                max_terminals=max_terminals,
+            )
+        )
+        config["TERMINAL"] = {"port": terminals.port, "max": max_terminals}
+    else:
+        config["TERMINAL_OFF"] = off
     app = create_app({**config, "PORT": bound})
     server = create_server(
         app,
@@ -146,11 +212,15 @@ def serve(
     click.echo(f"cnilab web on {where}{' (read-only)' if read_only else ''}", err=True)
     for agent in agents:
         click.echo(f"node agent {agent.name}: {agent.url}", err=True)
+    if terminals is not None:
+        click.echo(f"terminals on port {terminals.port} (at most {max_terminals})", err=True)
     sys.stdout.flush()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if terminals is not None:
+            terminals.stop()  # every shell, and all it started, ends with us
         server.close()
         app.extensions["cnilab"].hub.stop()
