@@ -1,8 +1,8 @@
-"""Step 9: DEL and CHECK. Undo ADD from the node's side; compare the pod with prevResult.
+"""Step 11: DEL and CHECK. Undo ADD from the node's side; compare the pod with prevResult.
 
 Built on cnilab's CNI library: `skel` reads the environment and stdin and prints the
 answer, `delegate_del`/`delegate_check` run the IPAM plugin named in the
-config (through CNI_PATH), `PluginConf` reads prevResult. ADD is step 5's solution.
+config (through CNI_PATH), `PluginConf` reads prevResult. ADD is step 6's solution.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from lab.exercises.kit import reference
 from lab.kernel import addrs, links
 from lab.kernel.netns import iproute_in
 
-# Step 5's reference ADD: this file adds only DEL and CHECK on top of it.
-Step5 = reference("add")
+# Step 6's reference ADD: this file adds only DEL and CHECK on top of it.
+Add = reference("add")
 host_veth_name = reference("add", "host_veth_name")
 
 
-class Plugin(Step5):
+class Plugin(Add):
     def delete(self, args: CmdArgs) -> None:
         """Undo ADD without entering the pod: its namespace may already be gone.
 
