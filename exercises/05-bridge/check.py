@@ -202,16 +202,7 @@ def check(c: Checker) -> None:
             for node in c.plan.nodes:
                 done = run_setup(c, node.netns, node.pod_cidr)
                 c.expect(done.ok, f"setup_node on {node.name} failed: {done.error}")
-                keep_link(c, node, BRIDGE)
-
-
-def keep_link(c: Checker, node: Node, name: str) -> None:
-    """Leave `name` on the node when the check's cleanup removes the links it made.
-
-    The checker has no public way to keep a link yet (pods have keep=True): this marks
-    it as if it had been there before the check, which is what the cleanup spares.
-    """
-    c._node_links.before.setdefault(node.netns, set()).add(name)
+                c.keep_link(node.name, BRIDGE)
 
 
 def check_repair(c: Checker, node: Node) -> None:

@@ -65,7 +65,7 @@ class Report:
     hint_title: str = ""
     own_files: list[str] = field(default_factory=list)  # the student's files the check ran
     reference_files: list[str] = field(default_factory=list)  # earlier steps' solutions it ran
-    kept: list[str] = field(default_factory=list)  # pods left in the lab on purpose
+    kept: list[str] = field(default_factory=list)  # pods (and node/link) left on purpose
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +105,7 @@ class Checker:
         self._scratch: list[Plan] = []
         self._tmp: Path | None = None
         self._node_links = NodeLinks(plan)
+        self.kept_links: list[str] = []
 
     # -- assertions ------------------------------------------------------------------
     @contextmanager
@@ -322,6 +323,13 @@ class Checker:
             tempfile.tempdir = saved
             self.cleanup()
 
+    def keep_link(self, node: str, name: str) -> None:
+        """Leave link `name` on `node` when the check ends, as `keep=True` does for a pod:
+        for what the lesson builds into the student's lab (their `cni0` in step 5)."""
+        netns = self.plan.node(node).netns
+        self._node_links.before.setdefault(netns, set()).add(name)
+        self.kept_links.append(f"{node}/{name}")
+
     def kept(self) -> list[str]:
         return [name for runtime, name, keep in self._pods if keep and runtime.get(name)]
 
@@ -382,7 +390,7 @@ def run_check(
             report.passed = True
         except _Stop:
             pass
-        report.kept = checker.kept()
+        report.kept = checker.kept() + checker.kept_links
     report.assertions = checker.assertions
     report.own_files, report.reference_files = checker.own_files, checker.reference_files
     failed = next((a for a in report.assertions if a.passed is False), None)
