@@ -1,7 +1,14 @@
-"""Step 8: the student's masquerade rule, loaded into node1 in place of the lab's, judged
-by traces: to the internet the source must become node1's, to a pod it must stay the pod's.
+"""Step 9: the student's `ensure_masquerade(pod_cidrs)` builds every node's masquerade
+chain, in a throwaway lab of 3 nodes that have none.
 
-node1's own rule is always put back at the end, whatever happened.
+Their code runs inside each node (a child process in the node's namespace, so a
+crash names the line of their file), with the pod CIDRs of the cluster's nodes.
+Traces of pods made by the student's own ADD then judge it from where it shows: the
+internet's namespace must see each node's own underlay address, a pod on the next
+node must see the sending pod's own address. When node3 leaves, its CIDR is no
+longer a pod network and traffic to it must be masqueraded: a hard-coded pod network
+cannot follow. A second run must leave the chain as it was, another table on the
+node must survive, and a host address must be refused before anything changes.
 """
 
 from __future__ import annotations
@@ -9,123 +16,206 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any, NamedTuple
 
-from lab.cluster import node_setup
+from lab.cluster.plan import Node, Plan
 from lab.exercises.checker import Checker
-from lab.kernel.netns import run_in_netns
+from lab.pycni.launcher import import_paths
+from lab.runtime.pods import Pod
 from lab.trace.hops import Hop
 from lab.trace.tracer import Trace, trace
 
-NODE, PEER = "node1", "node2"
-# Runs the student's file in a child process: a bad file cannot hang or kill the checker.
-CALL = (
-    "import json, runpy, sys\n"
-    "ns = runpy.run_path(sys.argv[1])\n"
-    "print(json.dumps(ns['masquerade_statement'](sys.argv[2])))\n"
+TABLE = "ip cnilab"
+DECOY_TABLE = "ip filter-by-someone"  # another program's table: it must survive
+DECOY = (
+    ("add", "table", "ip", "filter-by-someone"),
+    ("add", "chain", "ip", "filter-by-someone", "keep"),
+    ("add", "rule", "ip", "filter-by-someone", "keep", "counter"),
 )
+BAD_CIDR = "10.244.0.1/24"  # a host address, not a network
+
+RUNNER = """
+import json, runpy, sys, traceback
+sys.path[:0] = json.loads(sys.argv[3])
+path, cidrs = sys.argv[1], json.loads(sys.argv[2])
+try:
+    runpy.run_path(path, run_name="cnilab_step")["ensure_masquerade"](cidrs)
+except BaseException as e:
+    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
+    where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine else ""
+    print(json.dumps({"type": type(e).__name__, "error": f"{type(e).__name__}: {e}{where}"}))
+    sys.exit(1)
+"""
 
 
-def _statement(c: Checker) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", CALL, str(c.file), c.plan.pod_network],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        c.expect(False, f"calling masquerade_statement({c.plan.pod_network!r}) failed: {last}")
-    lines = proc.stdout.strip().splitlines()
-    value = json.loads(lines[-1]) if lines else None
-    c.expect(isinstance(value, str), f"masquerade_statement must return a str, not {value!r}")
-    return value
+class Run(NamedTuple):
+    ok: bool
+    error: str
+    kind: str  # the exception's type name when it failed
 
 
-def _load(c: Checker, statement: str) -> subprocess.CompletedProcess[str]:
-    """Replace node1's NAT rule by the student's, in one nft transaction (all or nothing)."""
-    chain = f"ip {node_setup.NAT_TABLE} {node_setup.NAT_CHAIN}"
-    script = f"flush chain {chain}\nadd rule {chain} {statement}\n"
-    return subprocess.run(
-        ["nsenter", f"--net={c.plan.node(NODE).netns_path}", "--", "nft", "-f", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
+def run_masquerade(c: Checker, node: Node, cidrs: list[str]) -> Run:
+    argv = [sys.executable, "-I", "-c", RUNNER, str(c.file), json.dumps(cidrs)]
+    try:
+        done = c.sh(node.netns, *argv, json.dumps(import_paths()), timeout=30)
+    except subprocess.TimeoutExpired:
+        return Run(False, "ensure_masquerade did not return within 30 s", "Timeout")
+    if done.returncode == 0:
+        return Run(True, "", "")
+    try:
+        failure = json.loads(done.stdout.strip().splitlines()[-1])
+        return Run(False, failure["error"], failure["type"])
+    except (ValueError, IndexError, KeyError):
+        return Run(False, (done.stderr or done.stdout)[-400:], "crash")
 
 
-def _restore(c: Checker) -> None:
-    """The lab's own rule, exactly as `cnilab up` made it."""
-    run_in_netns(
-        c.plan.node(NODE).netns_path, lambda: node_setup.ensure_masquerade(c.plan.pod_network)
-    )
+def run_on(c: Checker, nodes: list[Node], members: list[Node], why: str) -> None:
+    cidrs = [n.pod_cidr for n in members]
+    for node in nodes:
+        done = run_masquerade(c, node, cidrs)
+        c.expect(done.ok, f"ensure_masquerade({cidrs}) on {node.name} {why} failed: {done.error}")
 
 
-def _hop(t: Trace, netns: str, ifname: str, direction: str) -> Hop | None:
+def ruleset(c: Checker, node: Node, table: str = TABLE) -> list[dict[str, Any]]:
+    """A table's chains and rules as nft shows them, without handles (they change)."""
+    done = c.sh(node.netns, "nft", "-j", "list", "table", *table.split())
+    if done.returncode != 0:
+        return []
+    items = json.loads(done.stdout).get("nftables", [])
+    kept = []
+    for item in items:
+        for kind, body in item.items():
+            if kind != "metainfo":
+                kept.append({kind: {k: v for k, v in body.items() if k != "handle"}})
+    return kept
+
+
+def rules_text(c: Checker, node: Node) -> str:
+    done = c.sh(node.netns, "nft", "list", "table", *TABLE.split())
+    return done.stdout.strip() or f"no table {TABLE}"
+
+
+def address(pod: Pod) -> str:
+    return pod.addresses()[0].split("/")[0]
+
+
+def hop(t: Trace, netns: str, direction: str = "in") -> Hop | None:
     return next(
         (
             h
             for h in t.hops
             if h.leg == "request"
             and h.netns == netns
-            and h.ifname == ifname
+            and h.ifname == "eth0"
             and h.direction == direction
         ),
         None,
     )
 
 
+def expect_source(
+    c: Checker, lab: Plan, pod: Pod, dst: str, where: str, want: str, why: str
+) -> None:
+    """A traced ping from `pod` to `dst` arrives at `where`'s eth0 with source `want`."""
+    out = trace(lab, pod.name, dst)
+    node = lab.node(pod.node)
+    c.expect(out.replied, f"no reply to the pod on {node.name} from {dst}: {out.why}{why}")
+    seen = hop(out, where)
+    c.expect(seen is not None, f"the trace never saw the ping arrive in {where}")
+    assert seen is not None
+    c.expect(
+        seen.src_ip == want,
+        f"{where} saw the ping from the pod on {node.name} come from {seen.src_ip}, not "
+        f"{want}{why}. {node.name}'s chain:\n{rules_text(c, node)}",
+    )
+
+
 def check(c: Checker) -> None:
-    node, peer = c.plan.node(NODE), c.plan.node(PEER)
-    with c.step("masquerade_statement() returns one nft rule", hint=1):
-        statement = _statement(c).strip()
-        c.expect(statement, "masquerade_statement returned an empty rule")
-        c.expect(
-            "\n" not in statement and ";" not in statement,
-            "return one rule: no newline or ';' inside",
-        )
-
-    with c.step("a pod on node1 and one on node2 (wired by the lab's pycni)"):
-        pod = c.runtime.add(c.pod_name("a"), NODE)
-        other = c.runtime.add(c.pod_name("b"), PEER)
-    pod_ip = pod.addresses()[0].split("/")[0]
-    other_ip = other.addresses()[0].split("/")[0]
-
-    try:
-        with c.step("nft loads your rule into node1's postrouting chain", hint=1):
-            loaded = _load(c, statement)
-            c.expect(
-                loaded.returncode == 0,
-                f"nft refused `{statement}`: {loaded.stderr.strip()[-400:]}",
+    with c.scratch_lab(nodes=3, bare={"masquerade"}) as lab:
+        n1, n2, n3 = lab.nodes
+        for node in lab.nodes:
+            for command in DECOY:
+                c.sh(node.netns, "nft", *command)
+        with c.step("ensure_masquerade runs on every node", hint=1):
+            run_on(c, lab.nodes, lab.nodes, "on a node with no NAT rules")
+        with c.step("another table on the node is left as it was", hint=4):
+            for node in lab.nodes:
+                found = ruleset(c, node, DECOY_TABLE)
+                c.expect(found, f"the table filter-by-someone vanished from {node.name}")
+        with c.step("a pod made by your ADD on each node", hint=2):
+            add = c.earlier("add")
+            pods = [c.add_pod(n.name, n.name, plugin=add, lab=lab) for n in lab.nodes]
+        with c.step("every node's pods reach the internet with their node's address", hint=2):
+            for pod, node in zip(pods, lab.nodes, strict=True):
+                expect_source(
+                    c,
+                    lab,
+                    pod,
+                    "internet",
+                    lab.internet_netns,
+                    node.underlay_ip,
+                    " (the internet has no route back to pod addresses: the node must "
+                    "rewrite them as they leave)",
+                )
+        with c.step("pod to pod across nodes keeps the pod's own address, on every node", hint=3):
+            for i, pod in enumerate(pods):
+                other = pods[(i + 1) % len(pods)]
+                expect_source(
+                    c,
+                    lab,
+                    pod,
+                    other.name,
+                    lab.node(other.node).netns,
+                    address(pod),
+                    f" (the pod on {other.node} must see the real pod address)",
+                )
+        with c.step("a second run leaves the chain exactly as it was", hint=4):
+            before = {n.name: ruleset(c, n) for n in lab.nodes}
+            run_on(c, lab.nodes, lab.nodes, "a second time")
+            for node in lab.nodes:
+                c.expect(
+                    ruleset(c, node) == before[node.name],
+                    f"{node.name}'s {TABLE} changed on the second run; now:\n{rules_text(c, node)}",
+                )
+        with c.step("node3 leaves: traffic to its CIDR is no longer pod to pod", hint=3):
+            run_on(c, [n1, n2], [n1, n2], "once node3 left")
+            expect_source(
+                c,
+                lab,
+                pods[0],
+                pods[2].name,
+                n3.netns,
+                n1.underlay_ip,
+                f" ({n3.pod_cidr} is not a pod network of the cluster any more: only the "
+                "CIDRs you are given are)",
             )
-
-        with c.step("a pod on node1 gets a reply from the internet", hint=2):
-            out = trace(c.plan, pod.name, "internet")
-            c.expect(
-                out.replied,
-                f"no reply from {c.plan.internet_address}: {out.why or 'the probe was lost'}. "
-                "The internet has no route back to pod addresses: the node must rewrite them",
+            expect_source(
+                c,
+                lab,
+                pods[0],
+                pods[1].name,
+                n2.netns,
+                address(pods[0]),
+                " (node2 is still in the cluster)",
             )
+        with c.step(f"{BAD_CIDR} (a host address) is refused, and nothing changes", hint=5):
+            expect_refusal(c, n1)
+    if "masquerade" in c.plan.bare:
+        with c.step(
+            "your lab's nodes get your chain (it was started with --bare masquerade)", hint=1
+        ):
+            run_on(c, list(c.plan.nodes), list(c.plan.nodes), "on your lab")
 
-        with c.step(f"the trace shows node1 rewriting the source to {node.underlay_ip}", hint=2):
-            hop = _hop(out, node.netns, "eth0", "out")
-            c.expect(hop is not None, "the trace never saw the ping leave node1's eth0")
-            c.expect(
-                hop.src_ip == node.underlay_ip,
-                f"the ping left node1 with source {hop.src_ip}, not node1's {node.underlay_ip}",
-            )
 
-        with c.step("pod-to-pod across nodes keeps the pod's own address", hint=3):
-            out = trace(c.plan, pod.name, other.name)
-            c.expect(out.replied, f"no reply from pod {other.name} ({other_ip}): {out.why}")
-            hop = _hop(out, peer.netns, "eth0", "in")
-            c.expect(hop is not None, "the trace never saw the ping arrive at node2's eth0")
-            c.expect(
-                hop.src_ip == pod_ip,
-                f"node2 received the ping from {hop.src_ip}, not from the pod ({pod_ip}): "
-                "your rule masqueraded traffic between pods too",
-            )
-    finally:
-        _restore(c)
+def expect_refusal(c: Checker, node: Node) -> None:
+    was = ruleset(c, node)
+    done = run_masquerade(c, node, ["10.244.1.0/24", BAD_CIDR])
+    c.expect(
+        not done.ok and done.kind.endswith("ValueError"),
+        f"ensure_masquerade must raise ValueError for {BAD_CIDR!r}: it is an address, "
+        f"10.244.0.0/24 is a network; {'it returned' if done.ok else done.error}",
+    )
+    c.expect(
+        ruleset(c, node) == was,
+        f"{node.name}'s chain changed before your code refused its input:\n{rules_text(c, node)}",
+    )
