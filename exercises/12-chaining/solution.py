@@ -1,4 +1,4 @@
-"""Step 10: a chained plugin. It runs after pycni in a network's plugin list, sets the
+"""Step 12: a chained plugin. It runs after pycni in a network's plugin list, sets the
 MTU of the pod's interface from its config key "mtu", and passes prevResult on.
 
 Built on cnilab's CNI library: `skel` reads the environment and stdin and prints the

@@ -1,4 +1,4 @@
-"""Step 10: a chained plugin. Fill in the TODOs, then `cnilab exercise check 10`.
+"""Step 12: a chained plugin. Fill in the TODOs, then `cnilab exercise check 12`.
 
 It runs after pycni in a network's plugin list, sets the MTU of the pod's interface
 from its config key "mtu", and passes prevResult on.
@@ -37,13 +37,12 @@ class MTU:
             raise CNIError(
                 ErrorCode.INVALID_CONFIG, "mtu must come after an interface plugin: no prevResult"
             )
-        # 1. TODO: the pod's interface, as the plugin before us reported it: the one in
-        #    prev.interfaces named args.ifname, with a sandbox
-        # 2. TODO: set its MTU inside the pod's namespace: iproute_in(args.netns) gives
-        #    a socket there; links.link_by_name(pod, ...) finds the link;
-        #    pod.link("set", index=..., mtu=mtu) sets it
+        # 1. TODO: find the pod's interface as the plugin before us reported it: the one
+        #    this call is about (CNI_IFNAME), inside the pod, not the host end or the bridge.
+        # 2. TODO: give that interface, inside the pod's namespace, the MTU of our config.
         # 3. TODO: what does a plugin in a chain answer? The runtime caches only the
-        #    last plugin's answer, and kubelet learns the pod's IP from it.
+        #    last plugin's answer, and kubelet learns the pod's IP from it. If you changed
+        #    something the result describes, the answer should say so.
         return Result()
 
     def delete(self, args: CmdArgs) -> None:
