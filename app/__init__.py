@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         errors,
         events,
         exercises,
+        importmap,
         labstate,
         pages,
         security,
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     events.init_app(app)
     app.register_blueprint(exercises.bp)
+    importmap.init_app(app)
     for blueprint in (editor.bp, checkrun.bp, terminal.bp):  # the course in the browser
         app.register_blueprint(blueprint)
     return app

@@ -27,11 +27,15 @@ export function hasToken() {
 }
 
 export class APIError extends Error {
-  constructor(message, status) {
+  constructor(message, status, data = null) {
     super(message);
     this.status = status;
+    this.data = data; // the answer's JSON (a 409 conflict carries the disk's version)
   }
 }
+
+/** The tab's token ('' when it has none): for the terminal's WebSocket, which takes ?token=. */
+export const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
 
 async function request(method, path, body) {
   const headers = { Accept: 'application/json' };
@@ -56,7 +60,7 @@ async function request(method, path, body) {
   }
   if (!response.ok) {
     const message = data && typeof data.error === 'string' ? data.error : response.statusText;
-    throw new APIError(message || `HTTP ${response.status}`, response.status);
+    throw new APIError(message || `HTTP ${response.status}`, response.status, data);
   }
   return data;
 }
@@ -73,9 +77,67 @@ export const getExercise = (n) => request('GET', exercise(n));
 export const getExerciseFile = (n, which = 'workspace') =>
   request('GET', `${exercise(n)}/file?which=${encodeURIComponent(which)}`);
 export const startExercise = (n) => request('POST', `${exercise(n)}/start`, {});
-export const unlockHint = (n) => request('POST', `${exercise(n)}/hint`, {});
-export const checkExercise = (n, which = 'workspace') =>
-  request('POST', `${exercise(n)}/check`, { which });
+export const unlockHint = (n, hint) =>
+  request('POST', `${exercise(n)}/hint`, hint ? { hint } : {});
+
+const editor = (n) => `/api/editor/${encodeURIComponent(n)}`;
+export const getEditorFile = (n) => request('GET', editor(n));
+export const saveFile = (n, text, version) => request('POST', `${editor(n)}/save`, { text, version });
+export const resetFile = (n, version) => request('POST', `${editor(n)}/reset`, { version });
+export const diffFile = (n, text, against) => request('POST', `${editor(n)}/diff`, { text, against });
+export const getTerminalInfo = () => request('GET', '/api/terminal');
+
+/** Split a byte stream's text into whole lines: feed(chunk) returns the lines it completed. */
+export function lineSplitter() {
+  let rest = '';
+  return (chunk) => {
+    rest += chunk;
+    const lines = rest.split('\n');
+    rest = lines.pop();
+    return lines.filter((line) => line.trim() !== '');
+  };
+}
+
+/**
+ * POST a streamed Check: onEvent(event) for each line of JSON as the check runs (each
+ * assertion as it starts and ends, then the report). Resolves with the last event.
+ */
+export async function streamCheck(n, body, onEvent) {
+  const headers = { Accept: 'application/x-ndjson', 'Content-Type': 'application/json' };
+  const kept = token();
+  if (kept) headers[TOKEN_HEADER] = kept;
+  let response;
+  try {
+    response = await fetch(`${editor(n)}/check`, { method: 'POST', headers, body: JSON.stringify(body) });
+  } catch (e) {
+    throw new APIError(`cannot reach the cnilab server (${e.message})`, 0);
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    const message = data && typeof data.error === 'string' ? data.error : response.statusText;
+    throw new APIError(message || `HTTP ${response.status}`, response.status, data);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const feed = lineSplitter();
+  let last = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    for (const line of feed(value)) {
+      last = JSON.parse(line);
+      onEvent(last);
+    }
+  }
+  if (!last || (last.event !== 'report' && last.event !== 'error')) {
+    throw new APIError('the check stopped before its verdict (the server went away?)', 0);
+  }
+  return last;
+}
 
 /**
  * Subscribe to /api/events. handlers: {topology(snapshot), delta(change), calls(records),

@@ -1,18 +1,22 @@
-// One step of the course: progress ticks in the curriculum, the hints unlocked so far,
-// the student's file (read-only; "Start this step" copies the starter), and Check with
-// its per-assertion report. Instructors can check the starter or the reference solution
-// instead of their own file. In read-only mode the template has no buttons for any of it.
+// One step of the course: progress across the steps, the hints unlocked so far, the
+// student's file in the editor (editor.js; "Start this step" copies the starter), and
+// Check, streamed: each assertion shows as it runs, the failing one with a button for
+// the next rung of its hint and the kernel objects it names lit on the graph. The file
+// is saved before every Check. Instructors can check the starter or the reference
+// solution instead. Read-only, or without the token, the page only shows the file.
 
 import {
-  checkExercise,
   getExercise,
   getExerciseFile,
   getExercises,
   hasToken,
   startExercise,
+  streamCheck,
   unlockHint,
 } from './api.js';
 import { clear, h, setLessonHTML } from './dom.js';
+import { Editor, diffView } from './editor.js';
+import { namedObjects } from './objects.js';
 
 const WHICH_NAMES = { workspace: 'your file', starter: 'the starter', solution: 'the reference solution' };
 const STATUS = {
@@ -20,6 +24,7 @@ const STATUS = {
   false: { key: 'fail', text: 'FAIL' },
   null: { key: 'not-run', text: 'NOT RUN' },
 };
+const RUNNING = { key: 'running', text: 'RUNNING' };
 
 /** The file's lines, numbered; the lines with a TODO stand out. */
 function fileView(text) {
@@ -38,11 +43,15 @@ function fileView(text) {
 }
 
 export class Course {
-  constructor(app) {
+  /** graph: the page's Graph, for lighting up what a failed assertion names. */
+  constructor(app, { graph = null } = {}) {
     this.app = app;
+    this.graph = graph;
     this.number = Number(app.dataset.exercise);
     this.readOnly = app.dataset.readOnly === 'true';
     this.hintsTotal = Number(app.dataset.hints) || 0;
+    this.canEdit = !this.readOnly && hasToken();
+    this.editor = null;
     const $ = (id) => document.getElementById(id);
     this.el = {
       progress: $('progress'),
@@ -60,6 +69,10 @@ export class Course {
       busy: $('check-busy'),
       verdict: $('check-verdict'),
       tokenHint: $('token-hint'),
+      tools: $('editor-tools'),
+      editorStatus: $('editor-status'),
+      diff: $('diff'),
+      progressBar: $('progress-bar'),
     };
     this.checking = false;
     this.lastReport = null;
@@ -68,11 +81,22 @@ export class Course {
     if (this.el.reload) this.el.reload.addEventListener('click', () => this.loadFile());
     if (this.el.verdict) this.el.verdict.addEventListener('click', () => this.revealReport());
     if (this.el.tokenHint) this.el.tokenHint.hidden = hasToken();
+    if (this.el.tools) {
+      const on = (id, fn) => document.getElementById(id).addEventListener('click', fn);
+      on('editor-save', () => this.editor && this.editor.save().catch((e) => this.showError(e.message)));
+      on('editor-reset', () => this.resetFile());
+      on('diff-starter', () => this.showDiff('starter'));
+      on('diff-passed', () => this.showDiff('passed'));
+    }
   }
 
   /** What the tests can read: window.cnilab.course.state */
   get state() {
-    return { checking: this.checking, report: this.lastReport };
+    return {
+      checking: this.checking,
+      report: this.lastReport,
+      editor: this.editor ? this.editor.state : null,
+    };
   }
 
   load() {
@@ -100,6 +124,10 @@ export class Course {
       if (ex.number === this.number) this.el.passed.hidden = !ex.passed;
     }
     this.el.progress.textContent = `${done} of ${listing.exercises.length} steps passed`;
+    if (this.el.progressBar) {
+      this.el.progressBar.max = listing.exercises.length;
+      this.el.progressBar.value = done;
+    }
   }
 
   // -- hints ----------------------------------------------------------------------------
@@ -161,7 +189,11 @@ export class Course {
       return;
     }
     this.el.filePath.textContent = file.path;
-    this.el.reload.hidden = !file.exists;
+    this.el.reload.hidden = !file.exists || this.canEdit;
+    if (file.exists && this.canEdit) {
+      await this.openEditor();
+      return;
+    }
     if (file.exists) {
       this.el.file.replaceChildren(fileView(file.text));
       return;
@@ -190,6 +222,64 @@ export class Course {
     this.el.file.replaceChildren(h('div', { class: 'start-card', 'data-testid': 'not-started' }, ...parts));
   }
 
+  async openEditor() {
+    const host = h('div', { class: 'editor-host' });
+    this.el.file.replaceChildren(host);
+    this.editor = new Editor(host, this.number, {
+      canSave: this.canEdit,
+      onStatus: (status) => {
+        if (!this.el.editorStatus) return;
+        this.el.editorStatus.textContent = status.text;
+        this.el.editorStatus.dataset.state = status.conflict ? 'conflict' : status.dirty ? 'dirty' : 'saved';
+      },
+    });
+    try {
+      const file = await this.editor.load();
+      if (this.el.tools) this.el.tools.hidden = false;
+      document.getElementById('diff-passed').disabled = !file.has_passed;
+    } catch (e) {
+      this.el.file.replaceChildren(h('p', { class: 'error', text: `Could not open your file: ${e.message}` }));
+    }
+  }
+
+  async resetFile() {
+    if (!this.editor) return;
+    if (!window.confirm('Replace your file with the starter? (Undo in the editor brings it back.)')) return;
+    try {
+      const before = this.editor.text;
+      await this.editor.reset();
+      if (before !== this.editor.text) this.editor.status('reset to the starter');
+    } catch (e) {
+      this.showError(`Could not reset your file: ${e.message}`);
+    }
+  }
+
+  async showDiff(against) {
+    if (!this.editor) return;
+    const names = { starter: 'the starter', passed: 'the version that last passed' };
+    try {
+      const answer = await this.editor.diff(against);
+      const body = !answer.exists
+        ? h('p', { class: 'muted', text: 'No version of this file has passed yet.' })
+        : answer.diff
+          ? diffView(answer.diff)
+          : h('p', { class: 'muted', text: `Your file is the same as ${names[against]}.` });
+      this.el.diff.replaceChildren(
+        h(
+          'div',
+          { class: 'diff-head' },
+          h('strong', { text: `Your file against ${names[against]}` }),
+          h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Close', onclick: () => (this.el.diff.hidden = true) }),
+        ),
+        body,
+      );
+      this.el.diff.dataset.against = against;
+      this.el.diff.hidden = false;
+    } catch (e) {
+      this.showError(`Could not diff your file: ${e.message}`);
+    }
+  }
+
   async start(button) {
     button.disabled = true;
     button.textContent = 'Starting…';
@@ -212,19 +302,41 @@ export class Course {
     this.el.check.disabled = true;
     this.el.which.disabled = true;
     this.el.verdict.hidden = true;
-    this.el.busy.textContent = `checking ${what} in the lab (pods, pings: a few seconds)…`;
-    this.el.busy.hidden = false;
     this.app.dataset.checking = 'true';
+    this.lighten([]);
     try {
-      const report = await checkExercise(this.number, which);
-      this.lastReport = { ...report, which };
-      this.showReport(report, which);
+      const body = { which };
+      if (which === 'workspace' && this.editor && this.editor.view) {
+        this.el.busy.textContent = 'saving your file…';
+        this.el.busy.hidden = false;
+        if (!(await this.editor.save())) {
+          this.showError('Not checked: your file changed on disk. Load that version, or overwrite it, then Check.');
+          return;
+        }
+        body.version = this.editor.version;
+      }
+      this.el.busy.textContent = `checking ${what} in the lab…`;
+      this.el.busy.hidden = false;
+      const live = [];
+      const last = await streamCheck(this.number, body, (event) => {
+        if (event.event !== 'assertion') return;
+        live[event.index] = event;
+        this.showLive(live, which);
+      });
+      if (last.event === 'error') throw new Error(last.error);
+      this.lastReport = { ...last, which };
+      this.showReport(last, which);
       if (which === 'workspace') {
-        this.loadFile();
-        if (report.passed) this.loadProgress();
+        if (!this.editor) this.loadFile();
+        if (last.passed) {
+          this.loadProgress();
+          const passedBtn = document.getElementById('diff-passed');
+          if (passedBtn) passedBtn.disabled = false;
+        }
       }
     } catch (e) {
       this.lastReport = null;
+      if (e.status === 409 && e.data && e.data.conflict && this.editor) this.editor.showConflict(e.data);
       this.showError(`Could not check ${what}: ${e.message}`);
     } finally {
       this.checking = false;
@@ -233,6 +345,65 @@ export class Course {
       this.el.which.disabled = false;
       this.el.busy.hidden = true;
     }
+  }
+
+  /** The assertions heard so far: each one as it starts (running) and as it ends. */
+  showLive(live, which) {
+    const items = live.filter(Boolean).map((a) => this.assertionItem(a, a.passed === null ? RUNNING : STATUS[String(a.passed)], null));
+    clear(this.el.report).append(
+      h(
+        'div',
+        { class: 'report report-live', 'data-testid': 'check-live', 'data-which': which },
+        h('header', { class: 'report-head' }, h('span', { class: 'verdict-badge', text: 'CHECKING' }), h('span', { class: 'report-what', text: WHICH_NAMES[which] })),
+        h('ol', { class: 'assertions' }, items),
+      ),
+    );
+    this.el.results.hidden = false;
+  }
+
+  assertionItem(a, status, hintButton) {
+    return h(
+      'li',
+      { class: `assertion assertion-${status.key}`, 'data-testid': 'assertion', 'data-status': status.key },
+      h('span', { class: `status status-${status.key}`, text: status.text }),
+      h(
+        'div',
+        { class: 'assertion-body' },
+        h('span', { class: 'assertion-name', text: a.name }),
+        a.message ? h('pre', { class: 'assertion-message', 'data-testid': 'assertion-message', text: a.message }) : null,
+        hintButton,
+      ),
+    );
+  }
+
+  /** The next rung of hint `number`, shown under the failed assertion. */
+  async climbHint(number, box, button) {
+    button.disabled = true;
+    try {
+      const answer = await unlockHint(this.number, number);
+      const rung = (answer.ladder || []).find((x) => x.number === number);
+      box.replaceChildren(
+        h('h4', { text: `Hint ${number}${rung && rung.title ? `: ${rung.title}` : ''}` }),
+        setLessonHTML(h('div', { class: 'hint-body' }), rung ? rung.html : ''),
+      );
+      box.hidden = false;
+      this.showHints(answer.hints_html || []);
+      const more = rung && rung.shown < rung.rungs;
+      button.disabled = !more;
+      button.textContent = more ? `Show more of hint ${number} (${rung.shown + 1} of ${rung.rungs})` : `All of hint ${number} shown`;
+    } catch (e) {
+      button.disabled = false;
+      this.showError(`Could not show a hint: ${e.message}`);
+    }
+  }
+
+  /** Light up on the graph the objects a failed assertion names. */
+  lighten(ids) {
+    if (!this.graph) return;
+    const cy = this.graph.cy;
+    cy.elements('.named').removeClass('named');
+    for (const id of ids) cy.getElementById(id).addClass('named');
+    this.app.dataset.named = ids.join(' ');
   }
 
   showError(message) {
@@ -258,27 +429,25 @@ export class Course {
     );
     const items = assertions.map((a) => {
       const status = STATUS[String(a.passed)] || STATUS.null;
-      const hintHere = a === failed && report.hint_html;
-      return h(
-        'li',
-        { class: `assertion assertion-${status.key}`, 'data-testid': 'assertion', 'data-status': status.key },
-        h('span', { class: `status status-${status.key}`, text: status.text }),
-        h(
-          'div',
-          { class: 'assertion-body' },
-          h('span', { class: 'assertion-name', text: a.name }),
-          a.message ? h('pre', { class: 'assertion-message', 'data-testid': 'assertion-message', text: a.message }) : null,
-          hintHere
-            ? h(
-                'div',
-                { class: 'report-hint', 'data-testid': 'report-hint' },
-                h('h4', { text: `Hint ${report.hint_number ?? ''}`.trim() }),
-                setLessonHTML(h('div', { class: 'hint-body' }), report.hint_html),
-              )
-            : null,
-        ),
-      );
+      let hint = null;
+      if (a === failed && a.hint && !this.readOnly) {
+        const box = h('div', { class: 'report-hint', 'data-testid': 'report-hint', hidden: true });
+        const button = h('button', {
+          type: 'button',
+          class: 'btn btn-small',
+          'data-role': 'action',
+          'data-testid': 'report-hint-button',
+          text: `Show hint ${a.hint}${report.hint_title ? `: ${report.hint_title}` : ''}`,
+          onclick: () => this.climbHint(a.hint, box, button),
+        });
+        hint = h('div', { class: 'report-hint-wrap' }, button, box);
+      }
+      return this.assertionItem(a, status, hint);
     });
+    if (failed && this.graph) {
+      const elements = this.graph.cy.nodes().map((n) => n.data());
+      this.lighten(namedObjects(`${failed.name} ${failed.message}`, elements));
+    }
     clear(this.el.report).append(
       h(
         'div',

@@ -1,8 +1,12 @@
 // Wires an exercise page: the step (course.js) beside the lab's live graph (labpage.js),
-// with the details of what is clicked in a dock under it.
+// with the details of what is clicked in a dock under it, and the terminals under the
+// graph (terminal.js) that the lesson's Run buttons type into.
 
+import { hasToken } from './api.js';
 import { Course } from './course.js';
 import { LabPage, startPage } from './labpage.js';
+import { addRunButtons } from './runblocks.js';
+import { Terminals } from './terminal.js';
 
 const WIDTH_KEY = 'cnilab-course-graph-width';
 const MIN_GRAPH = 300;
@@ -54,8 +58,17 @@ function start() {
 
   splitter(document.getElementById('splitter'), document.getElementById('graph-pane'));
 
-  const course = new Course(page.app);
+  const course = new Course(page.app, { graph });
   course.load();
+
+  const dock = document.getElementById('terminals');
+  let terminals = null;
+  if (dock && hasToken()) {
+    terminals = new Terminals(dock, course.number);
+    terminals.load().then((on) => {
+      if (on) addRunButtons(document.querySelector('[data-testid=lesson]'), (command) => terminals.run(command));
+    });
+  }
 
   page.addKeys({
     Escape: () => {
@@ -63,7 +76,7 @@ function start() {
     },
   });
 
-  page.expose({ course });
+  page.expose({ course, terminals });
 }
 
 startPage(start);

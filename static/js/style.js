@@ -155,6 +155,10 @@ export function graphStyle({ present = false } = {}) {
       style: { 'line-color': RELATED, 'target-arrow-color': RELATED, 'z-index': 10 },
     },
     {
+      selector: 'node.named',
+      style: { 'border-color': '#dc2626', 'border-width': present ? 6 : 4, 'overlay-color': '#dc2626', 'overlay-opacity': 0.18, 'overlay-padding': 6 },
+    },
+    {
       selector: '.fresh',
       style: { 'overlay-color': '#22c55e', 'overlay-opacity': 0.25, 'overlay-padding': 6 },
     },
