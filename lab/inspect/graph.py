@@ -7,7 +7,11 @@ operstate, up, addresses, master, peer, alias, network, and fdb on bridges).
 Edges (an undirected `nx.Graph`): kind "member" (namespace - interface), "veth"
 (one edge per pair; `underlay` marks the links between nodes, the underlay and the
 "internet", not those of pods) and
-"bridge-port" (attrs `bridge` and `port` give the direction).
+"bridge-port" (attrs `bridge` and `port` give the direction), and the routes
+(routes.py): "route" from a node's namespace to the interface of its next hop on
+another node (cidr, cidrs, via, dev), "default-route" from a pod's namespace to the
+interface holding its gateway (via, dev). Node namespaces also carry `masquerade`:
+the nftables rules that masquerade there (family, table, chain, handle, comment).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from lab.inspect.namespaces import NetnsRef
 from lab.inspect.owners import INTERNET, NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
 from lab.inspect.read import FdbEntry, Interface, NamespaceDump, Route
+from lab.inspect.routes import Place, route_edges
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,11 @@ def build_graph(views: list[NamespaceView], peers: dict[IfRef, IfRef]) -> nx.Gra
             kinds = {index.kinds[end[0]], index.kinds[peer[0]]}
             underlay = end[0] != peer[0] and kinds <= {NODE, UNDERLAY, INTERNET}
             g.add_edge(a, b, kind="veth", underlay=underlay)
+    places = [
+        Place(v.ref.name, v.owner.kind, g.nodes[ns_id(v.ref.name)]["node"], v.dump) for v in views
+    ]
+    for a, b, attrs in route_edges(places, if_id, ns_id):
+        g.add_edge(a, b, **attrs)
     return g
 
 
@@ -156,6 +166,12 @@ def _add_namespace(
         ],
         error=dump.error,
     )
+    if owner.kind == NODE:
+        g.nodes[nid]["masquerade"] = [
+            {"family": m.family, "table": m.table, "chain": m.chain, "handle": m.handle}
+            | {"comment": m.comment}
+            for m in dump.masquerade
+        ]
     addresses: dict[int, list[str]] = {}
     for a in dump.addresses:
         addresses.setdefault(a.index, []).append(a.cidr)

@@ -38,7 +38,7 @@ from lab.inspect.namespaces import (
     open_if_same,
     scan_netns,
 )
-from lab.inspect.owners import Owner, Owners, read_pod_records
+from lab.inspect.owners import NODE, Owner, Owners, read_pod_records
 from lab.inspect.peers import resolve_veth_peers
 from lab.inspect.read import NamespaceDump, read_namespace
 from lab.inspect.sockets import SocketPool
@@ -182,7 +182,7 @@ class Inspector:
         if self.include_host:
             host = host_netns()
             refs = [host, *(r for r in refs if r.key != host.key)]
-        added, removed = self._pool.sync(refs)
+        added, removed = self._pool.sync(refs, netfilter=lambda r: self._owner(r).kind == NODE)
         self._refs = {r.key: r for r in refs if r.key in self._pool}
         for key in removed:
             self._dumps.pop(key, None)
@@ -201,7 +201,7 @@ class Inspector:
 
     def _read(self, key: NetnsKey) -> NamespaceDump:
         try:
-            return read_namespace(self._pool.get(key))
+            return read_namespace(self._pool.get(key), self._pool.netfilter(key))
         except (OSError, NetlinkError) as e:
             log.warning("reading namespace %r failed: %s", self._refs[key].name, e)
             return NamespaceDump(error=f"read failed: {e}")

@@ -1,8 +1,9 @@
 """Dump one namespace through its socket into plain, frozen dataclasses.
 
 What is read: every link; IPv4 addresses; IPv4 routes of the main table; IPv4
-neighbours (ARP); and, for each bridge, its forwarding database (entries the bridge
-itself holds, not the ports' own multicast lists). The kernel filters routes and FDB
+neighbours (ARP); for each bridge, its forwarding database (entries the bridge
+itself holds, not the ports' own multicast lists); and, given a netfilter socket
+(nodes), the nftables rules that masquerade. The kernel filters routes and FDB
 entries (strict checking is on). Nothing is configured; as with `ip link`, dumping a
 link whose peer is elsewhere may make the kernel give that namespace an id.
 """
@@ -27,6 +28,7 @@ from pyroute2.netlink.rtnl.ndmsg import NTF_SELF, NUD_NAMES, NUD_PERMANENT, ndms
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from lab.inspect.netlink import Request, RouteSocket
+from lab.inspect.nft import MasqueradeRule, NetfilterSocket
 
 AF_BRIDGE = 7
 MAIN_TABLE = 254
@@ -97,6 +99,7 @@ class NamespaceDump:
     routes: tuple[Route, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
     fdb: tuple[FdbEntry, ...] = ()
+    masquerade: tuple[MasqueradeRule, ...] = ()  # read only where a netfilter socket is
     error: str = ""  # why the namespace could not be read, if it could not
 
 
@@ -170,7 +173,7 @@ def _fdb_request(bridge: int) -> Request:
     )
 
 
-def read_namespace(sock: RouteSocket) -> NamespaceDump:
+def read_namespace(sock: RouteSocket, nft: NetfilterSocket | None = None) -> NamespaceDump:
     interfaces = read_interfaces(sock)
     fdb: list[FdbEntry] = []
     for bridge in interfaces:
@@ -182,6 +185,7 @@ def read_namespace(sock: RouteSocket) -> NamespaceDump:
         routes=read_routes(sock),
         neighbours=read_neighbours(sock),
         fdb=tuple(fdb),
+        masquerade=nft.masquerade_rules() if nft is not None else (),
     )
 
 

@@ -32,21 +32,28 @@ from __future__ import annotations
 import os
 import selectors
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lab.inspect.namespaces import NetnsKey, NetnsRef, key_of
 from lab.inspect.netlink import RouteSocket, netlink_route_socket
+from lab.inspect.nft import NetfilterSocket, netfilter_socket
 from lab.kernel.netns import NetnsNotFound, in_netns
 
+Opened = dict[NetnsKey, tuple[RouteSocket, NetfilterSocket | None]]
 
-def open_sockets(refs: Iterable[NetnsRef]) -> dict[NetnsKey, RouteSocket]:
-    """One socket per namespace, made in a helper thread that enters each in turn.
+
+def open_sockets(
+    refs: Iterable[NetnsRef], netfilter: Callable[[NetnsRef], bool] = lambda ref: False
+) -> Opened:
+    """One route socket per namespace (and a netfilter one where `netfilter(ref)`), made
+    in a helper thread that enters each in turn.
 
     No thread of the caller changes namespace. A namespace that vanished (or whose
     name now points at another one) since it was listed is skipped.
     """
     todo = list(refs)
     made: dict[NetnsKey, object] = {}
+    nft: dict[NetnsKey, object] = {}
     failed: list[BaseException] = []
 
     def work() -> None:
@@ -56,6 +63,8 @@ def open_sockets(refs: Iterable[NetnsRef]) -> dict[NetnsKey, RouteSocket]:
                     if key_of(os.stat("/proc/thread-self/ns/net")) != ref.key:
                         continue
                     made[ref.key] = netlink_route_socket()
+                    if netfilter(ref):
+                        nft[ref.key] = netfilter_socket()
             except NetnsNotFound:
                 continue
             except BaseException as e:
@@ -68,10 +77,16 @@ def open_sockets(refs: Iterable[NetnsRef]) -> dict[NetnsKey, RouteSocket]:
     helper.start()
     helper.join()
     if failed:
-        for sock in made.values():
+        for sock in [*made.values(), *nft.values()]:
             sock.close()  # type: ignore[attr-defined]
         raise failed[0]
-    return {key: RouteSocket(sock) for key, sock in made.items()}  # type: ignore[arg-type]
+    return {
+        key: (
+            RouteSocket(sock),  # type: ignore[arg-type]
+            NetfilterSocket(nft[key]) if key in nft else None,  # type: ignore[arg-type]
+        )
+        for key, sock in made.items()
+    }
 
 
 class SocketPool:
@@ -79,6 +94,7 @@ class SocketPool:
 
     def __init__(self) -> None:
         self._socks: dict[NetnsKey, RouteSocket] = {}
+        self._nft: dict[NetnsKey, NetfilterSocket] = {}
         self._selector: selectors.BaseSelector | None = None
 
     def __contains__(self, key: NetnsKey) -> bool:
@@ -90,29 +106,44 @@ class SocketPool:
     def get(self, key: NetnsKey) -> RouteSocket:
         return self._socks[key]
 
-    def sync(self, refs: Iterable[NetnsRef]) -> tuple[set[NetnsKey], set[NetnsKey]]:
-        """Open sockets for new namespaces, close those of vanished ones: (added, removed)."""
+    def netfilter(self, key: NetnsKey) -> NetfilterSocket | None:
+        return self._nft.get(key)
+
+    def sync(
+        self, refs: Iterable[NetnsRef], netfilter: Callable[[NetnsRef], bool] = lambda ref: False
+    ) -> tuple[set[NetnsKey], set[NetnsKey]]:
+        """Open sockets for new namespaces, close those of vanished ones: (added, removed).
+
+        `netfilter(ref)`: whether a new namespace also gets a netfilter socket (its
+        masquerade rules are read and followed)."""
         refs = list(refs)
         wanted = {ref.key for ref in refs}
         removed = set(self._socks) - wanted
         for key in removed:
             self._drop(key)
-        opened = open_sockets(ref for ref in refs if ref.key not in self._socks)
-        for key, sock in opened.items():
+        opened = open_sockets((ref for ref in refs if ref.key not in self._socks), netfilter)
+        for key, (sock, nft) in opened.items():
             self._socks[key] = sock
+            if nft is not None:
+                self._nft[key] = nft
             if self._selector is not None:
+                self._watch(key)
+        return set(opened), removed
+
+    def _watch(self, key: NetnsKey) -> None:
+        assert self._selector is not None
+        for sock in (self._socks[key], self._nft.get(key)):
+            if sock is not None:
                 sock.listen()
                 self._selector.register(sock.fileno(), selectors.EVENT_READ, key)
-        return set(opened), removed
 
     def listen(self) -> None:
         """Subscribe every socket (and every later one) to change notifications."""
         if self._selector is not None:
             return
         self._selector = selectors.DefaultSelector()
-        for key, sock in self._socks.items():
-            sock.listen()
-            self._selector.register(sock.fileno(), selectors.EVENT_READ, key)
+        for key in self._socks:
+            self._watch(key)
 
     def add_reader(self, fd: int) -> None:
         """Let `wait` also wake up when `fd` (an inotify or a pipe) is readable."""
@@ -129,6 +160,7 @@ class SocketPool:
         if self._selector is None:
             raise RuntimeError("listen() first")
         changed = {key for key, sock in self._socks.items() if sock.events}
+        changed |= {key for key, sock in self._nft.items() if sock.events}
         ready: set[int] = set()
         for selkey, _ in self._selector.select(0 if changed else timeout):
             if selkey.data is None:
@@ -137,6 +169,8 @@ class SocketPool:
                 changed.add(selkey.data)
         for key in changed:
             self._socks[key].drain()
+            if key in self._nft:
+                self._nft[key].drain()
         return changed, ready
 
     def close(self) -> None:
@@ -147,7 +181,9 @@ class SocketPool:
             self._selector = None
 
     def _drop(self, key: NetnsKey) -> None:
-        sock = self._socks.pop(key)
-        if self._selector is not None:
-            self._selector.unregister(sock.fileno())
-        sock.close()
+        for sock in (self._socks.pop(key), self._nft.pop(key, None)):
+            if sock is None:
+                continue
+            if self._selector is not None:
+                self._selector.unregister(sock.fileno())
+            sock.close()

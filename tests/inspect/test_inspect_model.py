@@ -16,6 +16,7 @@ from lab.inspect.netlink import Request
 from lab.inspect.owners import Owners, read_pod_records
 from lab.inspect.peers import resolve_veth_peers
 from lab.inspect.read import Address, FdbEntry, Interface, NamespaceDump, Route
+from lab.inspect.routes import Place, route_edges
 
 
 def iface(
@@ -167,7 +168,8 @@ def test_graph_ids_edges_and_attributes() -> None:
 
     snap = Snapshot(1, 0.0, 0.0, g)
     data = json.loads(snap.to_json())
-    assert {e["kind"] for e in data["edges"]} == {"member", "bridge-port", "veth"}
+    assert {e["kind"] for e in data["edges"]} == {"member", "bridge-port", "veth", "default-route"}
+    assert g.edges[pod, cni0] == {"kind": "default-route", "via": "10.244.0.1", "dev": "eth0"}
     assert snap.same_content(Snapshot(2, 1.0, 0.0, build_graph(*_views())))
 
 
@@ -194,3 +196,63 @@ def test_request_trims_the_attributes_it_does_not_decode() -> None:
     assert [name for name, _ in msg["attrs"]] == ["IFLA_IFNAME", "IFLA_MASTER"]
     assert msg.get("ifname") == "veth1" and msg.get("master") == 2
     assert len(request.with_seq(7)) == len(request.with_seq(8))
+
+
+def _place(name: str, kind: str, node: str, ips: dict[str, str], routes: list[Route]) -> Place:
+    names = list(ips)
+    return Place(
+        name,
+        kind,
+        node,
+        NamespaceDump(
+            interfaces=tuple(iface(i + 2, n) for i, n in enumerate(names)),
+            addresses=tuple(
+                Address(i + 2, cidr, "universe", n) for i, (n, cidr) in enumerate(ips.items())
+            ),
+            routes=tuple(routes),
+        ),
+    )
+
+
+def _via(dst: str, gateway: str, oif: int = 2) -> Route:
+    return Route(dst, gateway, oif, "", "static", "universe", "unicast", 0)
+
+
+def test_route_edges_need_one_node_holding_the_next_hop() -> None:
+    places = [
+        _place(
+            "n1",
+            "node",
+            "node1",
+            {"eth1": "192.168.56.11/24", "cni0": "10.244.0.1/24"},
+            [
+                _via("10.244.1.0/24", "192.168.56.12"),
+                _via("10.244.2.0/24", "192.168.56.13"),  # two nodes hold it: which? none
+                _via("10.244.3.0/24", "192.168.56.14"),  # a pod holds it: not a node's route
+                _via("default", "192.168.56.12"),  # the default is no pod CIDR's route
+            ],
+        ),
+        _place("n2", "node", "node2", {"eth1": "192.168.56.12/24", "x": "192.168.56.13/24"}, []),
+        _place("n3", "node", "node3", {"eth1": "192.168.56.13/24", "cni0": "10.244.0.1/24"}, []),
+        _place("p9", "pod", "node3", {"eth0": "192.168.56.14/24"}, [_via("default", "10.244.0.1")]),
+        _place("p8", "pod", "node9", {"eth0": "10.244.9.2/24"}, [_via("default", "10.244.0.1")]),
+        _place("p7", "pod", "node1", {"eth0": "10.244.0.7/24"}, [_via("default", "10.244.0.99")]),
+    ]
+    edges = {(a, b): d for a, b, d in route_edges(places, if_id, ns_id)}
+    assert edges == {
+        (ns_id("n1"), if_id("n2", "eth1")): {
+            "kind": "route",
+            "cidrs": ["10.244.1.0/24"],
+            "cidr": "10.244.1.0/24",
+            "via": "192.168.56.12",
+            "dev": "eth1",
+            "node": "node1",
+            "to_node": "node2",
+        },
+        # 10.244.0.1 is on node1 and node3: a pod's gateway is the one on its own node
+        (ns_id("p9"), if_id("n3", "cni0")): {
+            "kind": "default-route",
+            "via": "10.244.0.1",
+            "dev": "eth0",
+        },
+    }

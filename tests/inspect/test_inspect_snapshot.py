@@ -148,7 +148,7 @@ def test_node_link_json_round_trips(lab: Lab) -> None:
     assert ns_id(lab.nodes[0].name) in ids
     assert if_id(lab.nodes[0].name, "cni0") in ids
     kinds = {e["kind"] for e in data["edges"]}
-    assert kinds == {"member", "veth", "bridge-port"}
+    assert kinds == {"member", "veth", "bridge-port", "route", "default-route"}
     g = nx.node_link_graph(data, edges="edges")
     assert dict(g.nodes(data=True)) == dict(snap.graph.nodes(data=True))
     assert {frozenset(e) for e in g.edges} == {frozenset(e) for e in snap.graph.edges}
