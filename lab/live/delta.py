@@ -5,19 +5,28 @@ nodes and edges. So the event stream sends a client the full snapshot once (on
 connect, or when it has fallen behind), then only deltas:
 
     {"base": 41, "version": 42, "graph": {...},
-     "nodes": {"added": [...], "changed": [...], "removed": [ids]},
+     "nodes": {"added": [...], "changed": [...], "patched": [...], "removed": [ids]},
      "edges": {"added": [...], "changed": [...], "removed": [[source, target], ...]}}
 
 A node is known by its "id", an edge by its two ends (the graph is undirected and has
-one edge per pair). `apply_delta(old, diff(old, new)) == new`, up to the order of the
-lists; the page does the same in JavaScript.
+one edge per pair). A changed node goes whole in "changed", or, when that is smaller,
+as a patch in "patched": {"id", "set": {attr: value}, "unset": [attr], "splice":
+{attr: [[at, count, [items]], ...]}}. A splice edits a long list (a node's ARP
+table, a bridge's FDB: hundreds of entries at 250 pods, of which a new pod changes
+one or two) in place: at index `at` of the old list, `count` items are replaced by
+`items`, the edits in ascending order of `at` and applied from the last. So
+`apply_delta(old, diff(old, new)) == new`, up to the order of the node and edge
+lists; the page does the same in JavaScript (static/js/delta.js).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 from typing import Any
 
 Snapshot = dict[str, Any]
+SPLICE_FROM = 8  # lists shorter than this are sent whole
 
 
 def edge_key(edge: dict[str, Any]) -> tuple[str, str]:
@@ -32,15 +41,61 @@ def _changes(old: dict[Any, dict], new: dict[Any, dict]) -> tuple[list, list, li
     return added, changed, removed
 
 
+def _encoded(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def splice(old: list, new: list) -> list[list]:
+    """The edits that turn `old` into `new`: [[at, count, items], ...] (see above)."""
+    a, b = [_encoded(x) for x in old], [_encoded(x) for x in new]
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return [[i1, i2 - i1, new[j1:j2]] for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+
+
+def patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": new["id"], "set": {}, "unset": [k for k in old if k not in new]}
+    for key, value in new.items():
+        before = old.get(key)
+        if key in old and before == value:
+            continue
+        long = isinstance(value, list) and isinstance(before, list) and len(before) >= SPLICE_FROM
+        if long:
+            out.setdefault("splice", {})[key] = splice(before, value)
+        else:
+            out["set"][key] = value
+    return out
+
+
+def apply_patch(node: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in node.items() if k not in p.get("unset", ())}
+    out.update(p.get("set", {}))
+    for key, edits in p.get("splice", {}).items():
+        items = list(out.get(key) or [])
+        for at, count, inserted in reversed(edits):
+            items[at : at + count] = inserted
+        out[key] = items
+    return out
+
+
+def _node_changes(old: Snapshot, new: Snapshot) -> dict[str, list]:
+    before = {n["id"]: n for n in old["nodes"]}
+    added, changed, removed = _changes(before, {n["id"]: n for n in new["nodes"]})
+    whole, patched = [], []
+    for node in changed:
+        p = patch(before[node["id"]], node)
+        small = "splice" in p and len(_encoded(p)) < len(_encoded(node))
+        (patched if small else whole).append(p if small else node)
+    return {"added": added, "changed": whole, "patched": patched, "removed": removed}
+
+
 def diff(old: Snapshot, new: Snapshot, base: int, version: int) -> dict[str, Any]:
-    nodes = _changes({n["id"]: n for n in old["nodes"]}, {n["id"]: n for n in new["nodes"]})
     edges = _changes({edge_key(e): e for e in old["edges"]}, {edge_key(e): e for e in new["edges"]})
     return {
         "base": base,
         "version": version,
         "graph": new.get("graph", {}),
         "extra": {k: v for k, v in new.items() if k not in ("nodes", "edges", "graph")},
-        "nodes": dict(zip(("added", "changed", "removed"), nodes, strict=True)),
+        "nodes": _node_changes(old, new),
         "edges": {
             "added": edges[0],
             "changed": edges[1],
@@ -55,6 +110,9 @@ def apply_delta(old: Snapshot, delta: dict[str, Any]) -> Snapshot:
         nodes.pop(node_id, None)
     for n in delta["nodes"]["added"] + delta["nodes"]["changed"]:
         nodes[n["id"]] = n
+    for p in delta["nodes"].get("patched", ()):
+        if p["id"] in nodes:
+            nodes[p["id"]] = apply_patch(nodes[p["id"]], p)
     edges = {edge_key(e): e for e in old["edges"]}
     for a, b in delta["edges"]["removed"]:
         edges.pop(edge_key({"source": a, "target": b}), None)

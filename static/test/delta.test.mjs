@@ -35,3 +35,37 @@ test('a delta on another version is refused', () => {
   assert.equal(applyDelta(snap(6, [], []), delta), null);
   assert.equal(applyDelta(null, delta), null);
 });
+
+test('a patched node gets its attributes set, unset and its long lists spliced', () => {
+  const fdb = Array.from({ length: 10 }, (_, i) => ({ mac: `m${i}` }));
+  const before = {
+    version: 1,
+    graph: {},
+    nodes: [{ id: 'br', mtu: 1500, old: true, fdb }],
+    edges: [],
+  };
+  const delta = {
+    base: 1,
+    version: 2,
+    graph: {},
+    nodes: {
+      added: [],
+      changed: [],
+      removed: [],
+      patched: [
+        { id: 'br', set: { mtu: 9000 }, unset: ['old'],
+          splice: { fdb: [[1, 1, []], [4, 0, [{ mac: 'new' }]], [9, 1, [{ mac: 'x' }, { mac: 'y' }]]] } },
+        { id: 'unknown', set: { mtu: 1 } },
+      ],
+    },
+    edges: { added: [], changed: [], removed: [] },
+  };
+  const after = applyDelta(before, delta);
+  assert.deepEqual(after.nodes, [{
+    id: 'br',
+    mtu: 9000,
+    fdb: ['m0', 'm2', 'm3', 'new', 'm4', 'm5', 'm6', 'm7', 'm8', 'x', 'y'].map((mac) => ({ mac })),
+  }]);
+  assert.equal(before.nodes[0].fdb.length, 10); // the old list is left as it was
+  assert.equal(before.nodes[0].old, true);
+});
