@@ -4,12 +4,14 @@ wrong, each at the assertion about its mistake, on a throwaway 3-node lab."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
+from lab.cluster import build
 from lab.cluster.build import scratch_plans
-from lab.cluster.plan import Plan
+from lab.cluster.plan import Plan, make_plan
 from lab.exercises.catalog import get_exercise
 from lab.exercises.checker import run_check
 from lab.kernel.netns import list_netns
@@ -36,6 +38,12 @@ MUTANTS = [
         'ipr.route("replace", dst=str(cidr)',
         'ipr.route("add", dst=str(cidr)',
         "node3 joins",
+    ),
+    mutant(
+        "routes made without the mark: the next run never finds them",
+        ", gateway=str(via), proto=ROUTE_PROTOCOL)",
+        ", gateway=str(via))",
+        "node2 leaves",
     ),
     mutant(
         "departed nodes are never removed",
@@ -112,3 +120,19 @@ def _proto_routes(netns: str) -> list[str]:
         check=True,
     )
     return out.stdout.splitlines()
+
+
+def test_a_bare_lab_keeps_the_routes_of_a_passing_check(tmp_path: Path) -> None:
+    """`cnilab up --bare routes`: the student's routes stay on the lab's nodes."""
+    bare = build.up(
+        make_plan(2, prefix=f"pb{uuid.uuid4().hex[:6]}", state_dir=tmp_path, bare="routes")
+    )
+    try:
+        assert [_proto_routes(n.netns) for n in bare.nodes] == [[], []]
+        report = run_check(EX, bare, EX.solution)
+        assert report.passed, [a for a in report.assertions if not a.passed]
+        n1, n2 = bare.nodes
+        assert _proto_routes(n1.netns) == [f"{n2.pod_cidr} via {n2.underlay_ip} dev eth0 "]
+        assert _proto_routes(n2.netns) == [f"{n1.pod_cidr} via {n1.underlay_ip} dev eth0 "]
+    finally:
+        build.down(bare)

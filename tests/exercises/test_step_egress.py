@@ -4,12 +4,14 @@ wrong, each at the assertion about its mistake, on a throwaway 3-node lab."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
+from lab.cluster import build
 from lab.cluster.build import scratch_plans
-from lab.cluster.plan import Plan
+from lab.cluster.plan import Plan, make_plan
 from lab.exercises.catalog import get_exercise
 from lab.exercises.checker import run_check
 from lab.kernel.netns import list_netns
@@ -107,3 +109,20 @@ def _nat_rules(netns: str) -> str:
         check=False,
     )
     return done.stdout
+
+
+def test_a_bare_lab_keeps_the_chain_of_a_passing_check(tmp_path: Path) -> None:
+    """`cnilab up --bare masquerade`: the student's chain stays on the lab's nodes."""
+    plan = make_plan(2, prefix=f"pb{uuid.uuid4().hex[:6]}", state_dir=tmp_path, bare="masquerade")
+    bare = build.up(plan)
+    try:
+        assert [_nat_rules(n.netns) for n in bare.nodes] == ["", ""]
+        report = run_check(EX, bare, EX.solution)
+        assert report.passed, [a for a in report.assertions if not a.passed]
+        for node in bare.nodes:
+            rules = _nat_rules(node.netns)
+            returns = [line.strip() for line in rules.splitlines() if "return" in line]
+            assert returns == [f"ip daddr {n.pod_cidr} return" for n in bare.nodes]
+            assert "masquerade" in rules
+    finally:
+        build.down(bare)
