@@ -3,48 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from pathlib import Path
 
 import click
 
+from lab.cli.demo_echo import run_with_echo
 from lab.cli.main import Lab, fail, pass_lab
+from lab.live.demo import DemoSession
+from lab.runtime.batch import MAX_COUNT, add_batch, batch_names, check_free
 from lab.runtime.pods import Pod, PodError, PortMapping, Runtime
-
-
-class StepEcho:
-    """In slow motion, print pycni's steps as it logs them (the graph shows them too)."""
-
-    def __init__(self, log_file: str, enabled: bool) -> None:
-        self.path = Path(log_file)
-        self.enabled = enabled
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._follow, daemon=True)
-
-    def __enter__(self) -> StepEcho:
-        if self.enabled:
-            self.start = self.path.stat().st_size if self.path.exists() else 0
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.stop.set()
-            self.thread.join()
-
-    def _follow(self) -> None:
-        offset = self.start
-        while True:
-            stopping = self.stop.wait(0.1)
-            if self.path.exists():
-                with self.path.open() as f:
-                    f.seek(offset)
-                    for line in f:
-                        if ": step " in line:
-                            click.secho("  " + line.split(": step ", 1)[1].rstrip(), dim=True)
-                    offset = f.tell()
-            if stopping:
-                return
 
 
 def _runtime(lab: Lab) -> Runtime:
@@ -76,7 +42,16 @@ def pod() -> None:
 )
 @click.option("--network", default="", help="Network name (default: the first one not attached).")
 @click.option("--publish", "-p", multiple=True, help="Port mapping HOST:CONTAINER[/udp].")
-@click.option("--demo", type=click.FloatRange(0, 10), default=0.0, help="Pause N s per step.")
+@click.option(
+    "--demo", type=click.FloatRange(0, 10), default=0.0, help="Slow motion: pause N s per step."
+)
+@click.option("--step", "manual", is_flag=True, help="Slow motion: wait for Enter after each step.")
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_COUNT),
+    default=None,
+    help="Make pods NAME-1 ... NAME-N (all or none).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_lab
 def add(
@@ -88,21 +63,43 @@ def add(
     network: str,
     publish: tuple[str, ...],
     demo: float,
+    manual: bool,
+    count: int | None,
     as_json: bool,
 ) -> None:
-    """Create pod NAME (or give it one more interface) through the CNI chain."""
+    """Create pod NAME (or give it one more interface) through the CNI chain.
+
+    With --demo or --step, pycni's steps are printed as it reports them: what each
+    does, the `ip`/`nft` commands that would do the same, and what it touched.
+    """
     runtime = _runtime(lab)
     try:
         ports = [PortMapping.parse(p) for p in publish]
-        node = node or (existing.node if (existing := runtime.get(name)) else None)
-        log = runtime.plan.node(node or runtime.plan.nodes[0].name).log_file
-        with StepEcho(log, enabled=demo > 0):
-            made = runtime.add(name, node, ifname, plugin_file or "", demo, network, ports)
+        options = {"node": node, "ifname": ifname, "plugin_file": plugin_file or ""}
+        options |= {"network": network, "ports": ports}
+        if count is not None:  # every name is checked before the first pod is made
+            try:
+                check_free(runtime, batch_names(name, count))
+            except PodError as e:
+                fail(str(e))
+
+        def work(session: DemoSession | None) -> list[Pod]:
+            if count is None:
+                return [runtime.add(name, demo=session, **options)]
+            return add_batch(runtime, name, count, demo=session, **options)
+
+        slow = demo or manual
+        made = run_with_echo(work, demo, manual, count or 1) if slow else work(None)
     except ValueError as e:  # an unknown node
         fail(str(e))
     except PodError as e:
         fail(f"{e}\n(see `cnilab calls` for what the plugin received and printed)")
-    click.echo(json.dumps(made.to_dict(), indent=2) if as_json else _describe(made))
+    if as_json:
+        out = [p.to_dict() for p in made]
+        click.echo(json.dumps(out if count is not None else out[0], indent=2))
+    else:
+        for pod_made in made:
+            click.echo(_describe(pod_made))
 
 
 @pod.command("del")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lab.cni.config import PluginConf, load_json
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.skel import ifname_problem
+from lab.pycni.demo import SOCKET_PATH_MAX, DemoOptions
 
 PLUGIN_TYPE = "pycni"
 DEFAULT_BRIDGE = "cni0"
@@ -38,7 +39,7 @@ class BridgeConf:
     mtu: int | None = None
     hairpin_mode: bool = False
     log_file: str = DEFAULT_LOG_FILE
-    demo_delay: float = 0.0
+    demo: DemoOptions = field(default_factory=DemoOptions)
 
     @property
     def network(self) -> str:
@@ -47,6 +48,30 @@ class BridgeConf:
     @property
     def raw(self) -> dict[str, Any]:
         return self.base.raw
+
+    @property
+    def demo_delay(self) -> float:
+        return self.demo.delay
+
+
+def parse_demo(raw: dict[str, Any], runtime_config: dict[str, Any]) -> DemoOptions:
+    """The conflist's demoDelay, then the runtime's `demo` capability arg, which wins."""
+    delay = raw.get("demoDelay", 0)
+    demo = runtime_config.get("demo", {})
+    if not isinstance(demo, dict):
+        raise _bad(f"runtimeConfig.demo must be an object, got {demo!r}")
+    delay = demo.get("delay", delay)
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 10:
+        raise _bad(f"demoDelay must be a number of seconds from 0 to 10, got {delay!r}")
+    events = demo.get("events", "")
+    if not isinstance(events, str) or (
+        events and (not events.startswith("/") or len(events.encode()) > SOCKET_PATH_MAX)
+    ):
+        raise _bad(f"demo.events must be an absolute socket path of at most 107 bytes: {events!r}")
+    manual = demo.get("manual", False)
+    if not isinstance(manual, bool):
+        raise _bad(f"demo.manual must be true or false, got {manual!r}")
+    return DemoOptions(float(delay), events, manual)
 
 
 def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
@@ -64,12 +89,7 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
     log_file = raw.get("logFile", DEFAULT_LOG_FILE)
     if not isinstance(log_file, str) or not log_file.startswith("/"):
         raise _bad(f"logFile must be an absolute path, got {log_file!r}")
-    delay = raw.get("demoDelay", 0)
-    demo = base.runtime_config.get("demo")  # the runtime's capability arg wins
-    if isinstance(demo, dict) and "delay" in demo:
-        delay = demo["delay"]
-    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 10:
-        raise _bad(f"demoDelay must be a number of seconds from 0 to 10, got {delay!r}")
+    demo = parse_demo(raw, base.runtime_config)
     if not isinstance(base.ipam.get("type"), str) or not base.ipam["type"]:
         raise _bad('pycni needs an "ipam" section with a "type"')
     if base.ipam["type"] in (base.type, PLUGIN_TYPE):  # it would exec itself, forever
@@ -85,7 +105,7 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
         mtu=mtu,
         hairpin_mode=_bool(raw, "hairpinMode"),
         log_file=log_file,
-        demo_delay=float(delay),
+        demo=demo,
     )
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from typing import Any, TextIO
 
 from pyroute2 import IPRoute
@@ -19,7 +19,7 @@ from lab.cni.skel import main as skel_main
 from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import LinkNotFound
 from lab.kernel.netns import NetnsNotFound, iproute_in
-from lab.pycni import steps
+from lab.pycni import narration, steps
 from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import BridgeConf, load_bridge_conf
 from lab.pycni.ipam.config import TYPE as OWN_IPAM
@@ -83,40 +83,53 @@ def cmd_add(args: CmdArgs) -> Result:
         load_ipam_conf(conf.raw)
     tag = attachment_tag(conf.network, args.container_id, args.ifname)
     names = (host_veth_name(args.container_id, args.ifname), args.ifname)
-    with IPRoute() as host, pod_netns(args.netns) as (pod, pod_fd), ExitStack() as undo:
+    with (
+        IPRoute() as host,
+        pod_netns(args.netns) as (pod, pod_fd),
+        closing(steps.open_demo(conf, args)) as demo,
+        ExitStack() as undo,
+    ):
         steps.check_ifname_free(pod, args.ifname, args.netns)
         bridge, created = steps.ensure_bridge(host, conf)
         if created:
             _on_failure(undo, steps.remove_unused_bridge, host, bridge)
-        steps.report(conf, "bridge-ready", bridge=bridge.name)
+        steps.report(demo, narration.bridge_ready(bridge.name, created, conf.mtu))
 
         # registered first: a delegate may reserve and still fail; its DEL is idempotent
         _on_failure(undo, ipam_del, conf.raw, args.stdin_data, args)
         result = ipam_add(conf.raw, args.stdin_data, args)
-        steps.report(conf, "ip-reserved", ips=",".join(str(i.address) for i in result.ips))
+        cidrs = [str(i.address) for i in result.ips]
+        steps.report(demo, narration.ip_reserved(str(conf.base.ipam["type"]), cidrs))
 
         steps.check_host_veth_free(host, names[0])
         _on_failure(undo, links.delete_link, host, names[0])  # the peer goes with it
         host_veth, pod_veth = steps.setup_veth(host, pod, pod_fd, conf, names, veth_alias(tag))
-        steps.report(conf, "veth-created", host=host_veth.name, pod=pod_veth.name)
+        steps.report(
+            demo, narration.veth_created(host_veth.name, pod_veth.name, args.netns, conf.mtu)
+        )
 
         steps.attach_veth(host, host_veth, bridge, conf)
-        steps.report(conf, "veth-attached", bridge=bridge.name)
+        steps.report(demo, narration.veth_attached(host_veth.name, bridge.name, conf.hairpin_mode))
 
         for ipc in result.ips:
             ipc.interface = steps.POD_INTERFACE
         result.routes = steps.calc_routes(result, conf)
         steps.configure_iface(pod, pod_veth, result)
-        steps.report(conf, "pod-addressed", routes=len(result.routes))
+        steps.report(
+            demo, narration.pod_addressed(args.netns, pod_veth.name, result.ips, result.routes)
+        )
 
         if conf.is_gateway:
             steps.ensure_gateway_addr(host, bridge, result.ips)
             steps.enable_forwarding(result.ips)
-            steps.report(conf, "gateway-ready")
+            steps.report(demo, narration.gateway_ready(bridge.name, result.ips))
         if conf.ip_masq:
             _on_failure(undo, masquerade.remove_masquerade, tag)  # also a half-made batch
             steps.setup_masquerade(tag, result.ips)
-            steps.report(conf, "masquerade-added")
+            steps.report(
+                demo,
+                narration.masquerade_added(tag, result.ips, masquerade.TABLE, masquerade.CHAIN),
+            )
 
         result.interfaces = steps.build_interfaces(bridge, host_veth, pod_veth, args.netns)
         if result.dns.is_empty():

@@ -7,7 +7,6 @@ them knows about CNI_* variables or stdin (that is skel's job).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import ip_interface, ip_network
@@ -17,11 +16,13 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.result import Interface, IPConfig, Result, Route
+from lab.cni.skel import CmdArgs
 from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import Link, LinkNotFound
 from lab.kernel.nftables import NftError
 from lab.kernel.sysctl import write_sysctl
 from lab.pycni.conf import BridgeConf
+from lab.pycni.demo import DemoLink, Step
 
 log = logging.getLogger("pycni")
 POD_INTERFACE = 2  # the pod's veth in the result's interfaces: [bridge, host veth, pod veth]
@@ -39,11 +40,22 @@ def failing_to(what: str) -> Iterator[None]:
         raise CNIError(ErrorCode.INTERNAL, f"failed to {what}: {reason}") from e
 
 
-def report(conf: BridgeConf, step: str, **detail: Any) -> None:
-    """Log a finished step; in demo mode, pause so a live graph can show it."""
-    log.info("step %s %s", step, " ".join(f"{k}={v}" for k, v in detail.items()))
-    if conf.demo_delay:
-        time.sleep(conf.demo_delay)
+def open_demo(conf: BridgeConf, args: CmdArgs) -> DemoLink:
+    """The call's demo channel (a no-op unless the runtime asked for slow motion)."""
+    context = {
+        "command": args.command,
+        "container_id": args.container_id,
+        "ifname": args.ifname,
+        "netns": args.netns,
+        "network": conf.network,
+    }
+    return DemoLink(conf.demo, context)
+
+
+def report(demo: DemoLink, step: Step) -> None:
+    """Log a finished step and tell it as a structured event; in demo mode, pause (a
+    delay, or until the runtime says "next") so a live graph can show it."""
+    demo.report(step)
 
 
 def check_ifname_free(cont: Any, ifname: str, netns: str) -> None:

@@ -17,7 +17,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lab.cluster.plan import Plan, PlanError, is_pod_name, validate_pod_name
 from lab.cni.config import NetworkConfigList
@@ -35,6 +35,18 @@ POD_NAMESPACE = "default"
 
 class PodError(RuntimeError):
     """A clear, user-facing failure (bad name, unknown node, a plugin that failed)."""
+
+
+class DemoHook(Protocol):
+    """Slow motion with step events (lab.live.demo.DemoSession): the `demo` capability
+    arg of a pod's ADD, which names the socket the plugin reports its steps to."""
+
+    def capability(
+        self, pod: str, node: str, node_netns: str, pod_netns: str
+    ) -> dict[str, Any]: ...
+
+
+DEMO_TIMEOUT = 3600.0  # a call in slow motion waits for people: far beyond CNIConfig's
 
 
 @dataclass
@@ -151,7 +163,12 @@ class Runtime:
         return CNIConfig(path, node.cache_dir, node_netns=node.netns_path, exec=journaled)
 
     def _runtime_conf(
-        self, pod: Pod, ifname: str, demo_delay: float = 0.0, ports: list[PortMapping] = ()
+        self,
+        pod: Pod,
+        ifname: str,
+        demo_delay: float = 0.0,
+        ports: list[PortMapping] = (),
+        demo: DemoHook | None = None,
     ) -> RuntimeConf:
         args = [
             ("IgnoreUnknown", "1"),
@@ -160,6 +177,9 @@ class Runtime:
             ("K8S_POD_INFRA_CONTAINER_ID", pod.container_id),
         ]
         caps: dict[str, Any] = {"demo": {"delay": demo_delay}} if demo_delay else {}
+        if demo is not None:
+            node_netns = self.plan.node(pod.node).netns
+            caps["demo"] = demo.capability(pod.name, pod.node, node_netns, pod.netns)
         if ports:
             caps["portMappings"] = [asdict(p) for p in ports]
         return RuntimeConf(pod.container_id, pod.netns_path, ifname, args, caps)
@@ -175,6 +195,7 @@ class Runtime:
         network: str = "",
         ports: list[PortMapping] = (),
         extra_path: list[str] = (),
+        demo: DemoHook | None = None,
     ) -> Pod:
         """Create a pod (or, when it exists, attach one more interface to it)."""
         try:
@@ -204,8 +225,9 @@ class Runtime:
                 ifname,
                 plugin_file,
                 network,
-                self._runtime_conf(pod, ifname, demo_delay, ports),
+                self._runtime_conf(pod, ifname, demo_delay, ports, demo),
                 list(extra_path),
+                DEMO_TIMEOUT if demo is not None else None,
             )
         except BaseException:
             if existing is None:
@@ -239,8 +261,11 @@ class Runtime:
         network: str,
         rt: RuntimeConf,
         extra_path: list[str],
+        timeout: float | None = None,
     ) -> None:
         cni, net = self._network(pod, plugin_file, network, new=True, extra_path=extra_path)
+        if timeout is not None:
+            cni.timeout = timeout
         try:
             result = cni.add_network_list(net, rt)
         except CNIError as e:
