@@ -12,7 +12,7 @@ NPM_STAMP := static/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: up down serve test lint lint-js test-js bench setup apt clean
+.PHONY: up down serve test test-vms lint lint-js test-js bench setup apt clean
 
 up: setup  ## install everything, bring up the two-node lab, serve the web app
 	$(BIN)/cnilab status >/dev/null 2>&1 || $(BIN)/cnilab up
@@ -25,6 +25,15 @@ test: setup lint-js test-js  ## lint, then every test tier (needs root: real nam
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# The Vagrant path on two QEMU (TCG) VMs; builds the image once (cached in CNILAB_VM_CACHE,
+# default /var/cache/cnilab-vms). See docs/real-nodes.md.
+VM_PACKAGES := qemu-system-x86 qemu-utils debootstrap dpkg-dev
+test-vms: setup
+	@missing=$$(for p in $(VM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends $$missing; fi
+	CNILAB_VMS=1 $(BIN)/python -m pytest -q -s tests/vms
 
 lint-js: $(NPM_STAMP)  ## ESLint on the page's own JS (static/eslint.config.js)
 	cd static && npx --no-install eslint .

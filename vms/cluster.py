@@ -85,9 +85,12 @@ class VagrantLab:
                 raise GuestError(f"{machine.spec.name}: QEMU exited; see {machine.serial_log}")
             try:
                 machine.agent.connect(timeout=10)
-                return
             except GuestError:
                 continue
+            # as `vagrant up` waits for ssh: here, for boot to finish (DHCP on the NAT too)
+            left = max(deadline - time.monotonic(), 30)
+            machine.agent.run(["/usr/bin/systemctl", "is-system-running", "--wait"], timeout=left)
+            return
         raise GuestError(f"{machine.spec.name}: no guest agent after {BOOT_TIMEOUT} s")
 
     def run(self, name: str, argv: list[str], timeout: float = 120) -> Completed:

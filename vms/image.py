@@ -26,7 +26,7 @@ PROVISION = Path(__file__).resolve().parent.parent / "vagrant" / "provision.sh"
 # What the Vagrant box (debian/bookworm64) brings besides provision.sh's own packages.
 BOX_PACKAGES = [
     *("systemd-sysv", "linux-image-amd64", "initramfs-tools", "ifupdown", "isc-dhcp-client"),
-    *("rsync", "curl", "ca-certificates", "sudo", "openssl", "qemu-guest-agent"),
+    *("dbus", "rsync", "curl", "ca-certificates", "sudo", "openssl", "qemu-guest-agent"),
 ]
 IMAGE_BYTES = 6 * 1024**3
 FSTAB = "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n"
@@ -228,9 +228,22 @@ def ensure_image(cache: Path | None = None) -> Image:
         except BaseException:
             remove_tree(work)
             raise
-        shutil.rmtree(final, ignore_errors=True)
+        remove_tree(final)
         work.rename(final)
+        prune_stale(cache, key)
     return Image(final)
+
+
+def prune_stale(cache: Path, keep: str) -> None:
+    """Drops the images of older recipes (about 1.5 GB each); a source made for one goes too."""
+    for entry in cache.iterdir():
+        if re.fullmatch(r"[0-9a-f]{12}", entry.name) and entry.name != keep and entry.is_dir():
+            remove_tree(entry)
+            (cache / f"{entry.name}.lock").unlink(missing_ok=True)
+        elif entry.name.startswith("source-") and entry.is_dir():
+            link = entry / "debian"
+            if not link.exists():  # its image is gone
+                shutil.rmtree(entry)
 
 
 def main(argv: list[str] | None = None) -> int:
