@@ -2,9 +2,9 @@
 
 The answer is random, so the reference is not an answers file: `diagnose` looks at
 the lab the way the lesson teaches (the node's forwarding, then each pod's host end,
-its MTU and its routes) and names what it finds; `fix` repairs exactly that. To see
-the answer of a lab as an instructor, run `cnilab exercise check 10 --plugin` on this
-file, or call `diagnose` from a Python shell with a TroubleLab.
+its MTU and its routes) and names what it finds; `fix` repairs exactly that. An
+instructor reads a lab's answer with
+`python -m lab.exercises.trouble_lab exercises/10-trouble-pods/solution.py /run/cnilab diagnose`.
 """
 
 from __future__ import annotations
