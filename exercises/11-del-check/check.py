@@ -53,6 +53,11 @@ class Net:
         self.c = c
         self.data_dir = str(c.tempdir())
         self.store = Path(self.data_dir, NETWORK)
+        self.host_links: list[str] = []  # deleted at the end: a veth outlives its netns a while
+
+    def remove_links(self) -> None:
+        for name in self.host_links:
+            self.c.sh(self.c.plan.node(NODE).netns, "ip", "link", "del", name)
 
     def conf(self, ip: str, prev: dict[str, Any] | None = None) -> dict[str, Any]:
         ipam = {"subnet": SUBNET, "rangeStart": ip, "rangeEnd": ip, "dataDir": self.data_dir}
@@ -91,6 +96,7 @@ class Attachment:
             ifname=self.ifname,
         )
         self.result = self.c.result_of(ex, f"ADD of {self.ifname}")
+        self.net.host_links.append(self.host_veth)
         return self
 
     def run(self, command: str) -> tuple[bool, str]:
@@ -114,6 +120,7 @@ class Attachment:
     def decoy_eth0(self, host_end: str, ip: str) -> None:
         """An eth0 of another network (its host end on the node, its address reserved)."""
         node = self.c.plan.node(NODE).netns
+        self.net.host_links.append(host_end)
         self.c.sh(node, "ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
                   "netns", self.netns)  # fmt: skip
         self.c.sh(self.netns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
@@ -152,7 +159,6 @@ def _release_leaked(c: Checker, before: set[Any]) -> None:
 
 
 def check(c: Checker) -> None:
-    node = c.plan.node(NODE)
     with _lab_store(c) as store:
         before = set(store.reservations())
     try:
@@ -160,12 +166,22 @@ def check(c: Checker) -> None:
     finally:
         _release_leaked(c, before)
     net = Net(c)
-    neighbour = Attachment(net, "nbr", NEIGHBOUR).add()
-    two = Attachment(net, "two", ETH1, ifname="eth1")
-    two.decoy_eth0("ex11-two0", DECOY_ETH0)
-    two.add()
-    ok, why = two.run("DEL")
+    try:
+        _check_del(c, net)
+        _check_check(c, net)
+    finally:
+        net.remove_links()
+
+
+def _check_del(c: Checker, net: Net) -> None:
+    node = c.plan.node(NODE)
+    with c.step("ADD attaches eth1 to a pod that has eth0, and a neighbour pod", hint=1):
+        neighbour = Attachment(net, "nbr", NEIGHBOUR).add()
+        two = Attachment(net, "two", ETH1, ifname="eth1")
+        two.decoy_eth0("ex11-two0", DECOY_ETH0)
+        two.add()
     with c.step("DEL of eth1 succeeds and removes its veth pair", hint=1):
+        ok, why = two.run("DEL")
         c.expect(ok, f"DEL of eth1 failed: {why}")
         left = [n for n in (two.host_veth,) if n in _links(c, node.netns)]
         left += ["eth1 in the pod"] if "eth1" in _links(c, two.netns) else []
@@ -208,15 +224,13 @@ def check(c: Checker) -> None:
         )
         c.expect(net.reserved(GONE) is None, f"DEL succeeded, but {GONE} is still reserved")
 
-    _check_check(c, net)
-
 
 def _check_check(c: Checker, net: Net) -> None:
     """CHECK on eth1 of a pod whose eth0 is another network's: healthy, then broken."""
     pod = Attachment(net, "chk", CHECKED, ifname="eth1")
-    pod.decoy_eth0("ex11-chk0", CHECKED_ETH0)
-    pod.add()
     with c.step("CHECK passes on a healthy eth1 (the pod's eth0 is another network's)", hint=5):
+        pod.decoy_eth0("ex11-chk0", CHECKED_ETH0)
+        pod.add()
         ok, why = pod.run("CHECK")
         c.expect(ok, f"CHECK failed on eth1 just made by your ADD: {why}")
 

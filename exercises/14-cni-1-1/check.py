@@ -160,17 +160,17 @@ def _check(c: Checker, node_ns: str) -> None:
     with c.step("STATUS answers error 50 while the pool is full", hint=2):
         _code_50(c, c.call("STATUS", conf), f"the three addresses of {FIRST}-{LAST} are taken")
 
-    veth = {
-        "old": _host_veth(c, old, "ADD 0.3.1"),
-        "eth0": _host_veth(c, two0, "ADD 1.1.0"),
-        "eth1": _host_veth(c, two1, "ADD 0.4.0"),
-        "other": _host_veth(c, on_other, f"ADD on {OTHER}"),
-    }
-    _decoys(c, node_ns, old_id)
-    keep = {**conf, VALID: [{"containerID": two_id, "ifname": "eth0"}]}
-    gc = c.call("GC", keep)
-    after = _links(c, node_ns)
     with c.step("GC deletes the host veths of the attachments the runtime forgot", hint=3):
+        veth = {
+            "old": _host_veth(c, old, "ADD 0.3.1"),
+            "eth0": _host_veth(c, two0, "ADD 1.1.0"),
+            "eth1": _host_veth(c, two1, "ADD 0.4.0"),
+            "other": _host_veth(c, on_other, f"ADD on {OTHER}"),
+        }
+        _decoys(c, node_ns, old_id)
+        keep = {**conf, VALID: [{"containerID": two_id, "ifname": "eth0"}]}
+        gc = c.call("GC", keep)
+        after = _links(c, node_ns)
         _ok(c, gc, "GC")
         c.expect(
             veth["old"] not in after,
