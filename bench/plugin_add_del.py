@@ -21,11 +21,11 @@ from pathlib import Path
 from pyroute2 import netns
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lab.cni.invoke import REFERENCE_BIN
 from lab.kernel.netns import in_netns
 from lab.pycni.launcher import write_launchers
 
 VENV_BIN = Path(sys.executable).parent
-REFERENCE_BIN = Path("/usr/lib/cni")
 
 
 @dataclass

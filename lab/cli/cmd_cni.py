@@ -17,12 +17,12 @@ from lab.cli.main import Exit, Lab, fail, pass_lab
 from lab.cni.config import build_plugin_config, load_json
 from lab.cni.errors import CNIError
 from lab.cni.invoke import JournalingExec, RawExec, plugin_argv
+from lab.cni.skel import COMMANDS
 from lab.runtime.confs import select_network
 from lab.runtime.journal import Journal
 from lab.runtime.libcni import CNIConfig, RuntimeConf
 from lab.runtime.student import TYPE, StudentPluginError, plugin_label, student_bin_dir
 
-COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
 NETNS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

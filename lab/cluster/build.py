@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cluster import node_setup
+from lab.cluster.conflists import pycni_conflist
 from lab.cluster.plan import (
     CONF_FILE,
     INTERNET_ADDRESS,
@@ -39,11 +40,11 @@ from lab.cluster.plan import (
     load_plan,
     make_plan,
 )
+from lab.cni.invoke import REFERENCE_BIN
 from lab.kernel import addrs, links
 from lab.kernel.netns import create_netns, delete_netns, in_netns, iproute_in, list_netns
 from lab.pycni.launcher import write_launchers
 
-REFERENCE_BIN = Path("/usr/lib/cni")
 SWITCH = "br0"
 AGENTS_FILE = "agents.json"
 SCRATCH = "scratch"
@@ -59,22 +60,14 @@ def node_conflist(node: Node, secondary: bool = False) -> dict[str, Any]:
     The secondary network (a node-local bridge, no default route) is where a pod's
     second interface goes, like the seed's extra flannel NIC.
     """
-    subnet = node.secondary_cidr if secondary else node.pod_cidr
-    return {
-        "cniVersion": "1.1.0",
-        "name": SECONDARY_NAME if secondary else NETWORK_NAME,
-        "plugins": [
-            {
-                "type": "pycni",
-                "bridge": "cni1" if secondary else node_setup.BRIDGE,
-                "isGateway": True,
-                "isDefaultGateway": not secondary,
-                "logFile": node.log_file,
-                "capabilities": {"demo": True},
-                "ipam": {"type": "pycni-ipam", "subnet": subnet, "dataDir": node.ipam_dir},
-            }
-        ],
-    }
+    return pycni_conflist(
+        SECONDARY_NAME if secondary else NETWORK_NAME,
+        "cni1" if secondary else node_setup.BRIDGE,
+        node.secondary_cidr if secondary else node.pod_cidr,
+        node.ipam_dir,
+        node.log_file,
+        default_gateway=not secondary,
+    )
 
 
 REFERENCE_CONF_FILE = "00-reference.conflist"

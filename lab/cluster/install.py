@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.cluster.conflists import pycni_conflist
 from lab.cluster.node_setup import BRIDGE
 from lab.cluster.plan import CONF_FILE, NETWORK_NAME
 from lab.pycni.launcher import EXECUTABLES, write_launchers
@@ -58,23 +59,16 @@ class InstallSpec:
 
 
 def conflist(spec: InstallSpec) -> dict[str, Any]:
-    """The node's network, as the embedded lab writes it (build.node_conflist)."""
-    return {
-        "cniVersion": spec.cni_version,
-        "name": NETWORK_NAME,
-        MARK_KEY: MARK,  # runtimes ignore keys they do not know
-        "plugins": [
-            {
-                "type": "pycni",
-                "bridge": spec.bridge,
-                "isGateway": True,
-                "isDefaultGateway": True,
-                "logFile": spec.log_file,
-                "capabilities": {"demo": True},
-                "ipam": {"type": "pycni-ipam", "subnet": spec.pod_cidr, "dataDir": spec.data_dir},
-            }
-        ],
-    }
+    """The node's network, marked as ours (runtimes ignore keys they do not know)."""
+    conf = pycni_conflist(
+        NETWORK_NAME,
+        spec.bridge,
+        spec.pod_cidr,
+        spec.data_dir,
+        spec.log_file,
+        cni_version=spec.cni_version,
+    )
+    return {**conf, MARK_KEY: MARK}
 
 
 def is_our_conf(path: Path) -> bool:

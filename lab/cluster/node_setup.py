@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.kernel import addrs, links
-from lab.kernel.nftables import NftError, match, prefix, run_nft
+from lab.kernel.nftables import NftError, match, nat_postrouting, prefix, run_nft
 from lab.kernel.sysctl import write_sysctl
 
 NAT_TABLE = "cnilab"
@@ -65,19 +65,9 @@ def ensure_masquerade(pod_network: str) -> None:
             {"masquerade": None},
         ],
     }
-    chain = {
-        "family": "ip",
-        "table": NAT_TABLE,
-        "name": NAT_CHAIN,
-        "type": "nat",
-        "hook": "postrouting",
-        "prio": 100,
-        "policy": "accept",
-    }
     run_nft(
         [
-            {"add": {"table": {"family": "ip", "name": NAT_TABLE}}},
-            {"add": {"chain": chain}},
+            *nat_postrouting("ip", NAT_TABLE, NAT_CHAIN),
             {"flush": {"chain": {"family": "ip", "table": NAT_TABLE, "name": NAT_CHAIN}}},
             {"add": {"rule": rule}},
         ]

@@ -17,10 +17,14 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.result import Result
+
+# Where Debian's containernetworking-plugins installs the reference plugins.
+REFERENCE_BIN = Path("/usr/lib/cni")
 
 DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # PATH when the caller has none
 # "text file busy": the binary is still being written (an install racing a call).

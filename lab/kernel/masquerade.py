@@ -12,32 +12,13 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from lab.kernel.nftables import list_rules, match, prefix, run_nft
+from lab.kernel.nftables import list_rules, match, nat_postrouting, prefix, run_nft
 
 FAMILY = "inet"
 TABLE = "pycni"
 CHAIN = "postrouting"
 MULTICAST_V4 = ipaddress.ip_network("224.0.0.0/4")
 MULTICAST_V6 = ipaddress.ip_network("ff00::/8")
-
-
-def _base() -> list[dict[str, Any]]:
-    return [
-        {"add": {"table": {"family": FAMILY, "name": TABLE}}},
-        {
-            "add": {
-                "chain": {
-                    "family": FAMILY,
-                    "table": TABLE,
-                    "name": CHAIN,
-                    "type": "nat",
-                    "hook": "postrouting",
-                    "prio": 100,
-                    "policy": "accept",
-                }
-            }
-        },
-    ]
 
 
 def add_masquerade(tag: str, address: Any, subnet: Any) -> None:
@@ -50,7 +31,7 @@ def add_masquerade(tag: str, address: Any, subnet: Any) -> None:
         {"masquerade": None},
     ]
     rule = {"family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": expr, "comment": tag}
-    run_nft([*_base(), {"add": {"rule": rule}}])
+    run_nft([*nat_postrouting(FAMILY, TABLE, CHAIN), {"add": {"rule": rule}}])
 
 
 def _delete(handles: Iterable[int]) -> int:

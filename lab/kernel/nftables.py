@@ -56,6 +56,27 @@ def list_rules(family: str, table: str, chain: str) -> list[dict[str, Any]]:
     return [item["rule"] for item in items if "rule" in item]
 
 
+def nat_postrouting(family: str, table: str, chain: str = "postrouting") -> list[dict[str, Any]]:
+    """The table and its source-NAT base chain (`type nat hook postrouting priority 100`),
+    as idempotent `add` commands to put in front of a batch."""
+    return [
+        {"add": {"table": {"family": family, "name": table}}},
+        {
+            "add": {
+                "chain": {
+                    "family": family,
+                    "table": table,
+                    "name": chain,
+                    "type": "nat",
+                    "hook": "postrouting",
+                    "prio": 100,
+                    "policy": "accept",
+                }
+            }
+        },
+    ]
+
+
 def prefix(network: Any) -> dict[str, Any]:
     return {"prefix": {"addr": str(network.network_address), "len": network.prefixlen}}
 

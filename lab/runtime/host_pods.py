@@ -14,12 +14,12 @@ from typing import Any
 
 from lab.cluster.plan import validate_pod_name
 from lab.cni.config import NetworkConfigList
+from lab.cni.invoke import REFERENCE_BIN
 from lab.kernel.netns import NETNS_RUN_DIR, create_netns, delete_netns, set_loopback_up
 from lab.runtime import cache
 from lab.runtime.confs import select_network
 from lab.runtime.libcni import CNIConfig, RuntimeConf
 
-REFERENCE_BIN = Path("/usr/lib/cni")  # Debian's containernetworking-plugins: portmap & co
 CACHE_DIR = "/var/lib/cni"  # libcni's default
 PREFIX = "cnilab-"
 IFNAME = "eth0"

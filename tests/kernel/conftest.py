@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from lab.cni.invoke import REFERENCE_BIN
 from lab.pycni.launcher import write_launchers
 from tests.conftest import Namespaces
 
 pytestmark = pytest.mark.root
 
 VENV_BIN = Path(sys.executable).parent
-REFERENCE_BIN = Path("/usr/lib/cni")
 
 
 @dataclass

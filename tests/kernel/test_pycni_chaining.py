@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from tests.kernel.conftest import REFERENCE_BIN, Node
+from lab.cni.invoke import REFERENCE_BIN
+from tests.kernel.conftest import Node
 from tests.kernel.test_pycni_add import add_pod
 
 pytestmark = [
