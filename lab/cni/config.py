@@ -17,6 +17,8 @@ from lab.cni.version import SUPPORTED_VERSIONS, conf_version, negotiate
 
 # Network names and container IDs (SPEC.md section 1 and section 2 "Parameters").
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+# GC's list of attachments still in use: SPEC 1.1 names the first, libcni sends both.
+VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")
 
 _LIST = "invalid network configuration list"
 _PLUGIN = "invalid network configuration"

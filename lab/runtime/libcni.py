@@ -11,14 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.cni.config import NetworkConfigList, build_plugin_config
+from lab.cni.config import VALID_ATTACHMENTS, NetworkConfigList, build_plugin_config
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.invoke import Exec, RawExec, cni_env, decode_execution, plugin_argv
 from lab.cni.result import Result
 from lab.cni.version import at_least
 from lab.runtime import cache
-
-VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")  # libcni sends both
 
 
 @dataclass(frozen=True)

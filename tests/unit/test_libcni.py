@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from lab.cni.config import NetworkConfigList
+from lab.cni.config import VALID_ATTACHMENTS, NetworkConfigList
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.fake_exec import FakeExec
 from lab.runtime import cache
-from lab.runtime.libcni import VALID_ATTACHMENTS, CNIConfig, RuntimeConf
+from lab.runtime.libcni import CNIConfig, RuntimeConf
 
 RT = RuntimeConf(
     "c0ffee",

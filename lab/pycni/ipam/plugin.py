@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lab.cni.config import load_json
+from lab.cni.config import VALID_ATTACHMENTS, load_json
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.result import IPAddress, IPConfig, Result
 from lab.cni.skel import CmdArgs
 from lab.pycni.ipam.allocator import allocate, find_range, has_free_address
 from lab.pycni.ipam.config import IPAMConf, Range, load_ipam_conf
 from lab.pycni.ipam.store import DiskStore, Owner
-
-VALID_ATTACHMENTS = ("cni.dev/valid-attachments", "cni.dev/attachments")
 
 
 def _store(conf: IPAMConf) -> DiskStore:
