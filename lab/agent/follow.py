@@ -18,74 +18,49 @@ from collections.abc import Iterator
 
 from lab.agent.client import AgentClient, AgentError, AgentRef
 from lab.agent.merge import Part, merge_snapshots
+from lab.live.hub import Hub
 
 log = logging.getLogger(__name__)
 LONG_POLL = 10.0  # seconds an agent may hold a request before saying "nothing new"
 RETRY = 1.0
 IDLE = 0.5  # how often the merging loop looks at `stop`
-UNREACHED = "not reached yet"
 
 
 class Follower:
+    """One hub topic per agent, published by that agent's long-poll thread; `changes`
+    merges the latest part of each whenever one of them changed."""
+
     def __init__(self, refs: list[AgentRef], long_poll: float = LONG_POLL) -> None:
         self.refs = refs
         self.long_poll = long_poll
-        self._parts = {ref.name: Part(ref, None, UNREACHED) for ref in refs}
-        self._version = 0
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.hub = Hub()
 
     def start(self) -> Follower:
         for ref in self.refs:
-            thread = threading.Thread(
-                target=self._follow, args=(ref,), name=f"cnilab-follow-{ref.name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            self.hub.follow(ref.name, lambda stop, ref=ref: self._parts_of(ref, stop))
         return self
 
     def stop(self, timeout: float = 0) -> None:
         """Ask the threads to end (each does once its current request returns), and wait
         up to `timeout` seconds for that."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout)
+        self.hub.stop(timeout)
 
     def changes(self, stop: threading.Event) -> Iterator[dict]:
         """The merged graph now (once every agent answered or failed once), then on each change."""
+        parts: dict[str, Part] = {}
         version = 0
+        while not stop.is_set() and not self.hub.stopped:
+            version, changed = self.hub.wait(version, IDLE)
+            parts.update(changed)
+            if changed and len(parts) == len(self.refs):
+                yield merge_snapshots([parts[ref.name] for ref in self.refs], version)
 
-        def news() -> bool:
-            return self._version > version and self._everyone_tried()
-
-        while not stop.is_set() and not self._stop.is_set():
-            with self._cond:
-                self._cond.wait_for(lambda: news() or self._stop.is_set(), IDLE)
-                if not news():
-                    continue
-                version = self._version
-                parts = [self._parts[ref.name] for ref in self.refs]
-            yield merge_snapshots(parts, version)
-
-    def _everyone_tried(self) -> bool:
-        return all(p.snapshot is not None or p.error != UNREACHED for p in self._parts.values())
-
-    def _update(self, part: Part) -> None:
-        with self._cond:
-            before = self._parts[part.ref.name]
-            if before.snapshot is None and part.snapshot is None and before.error == part.error:
-                return  # still down, for the same reason
-            self._parts[part.ref.name] = part
-            self._version += 1
-            self._cond.notify_all()
-
-    def _follow(self, ref: AgentRef) -> None:
+    def _parts_of(self, ref: AgentRef, stop: threading.Event) -> Iterator[Part]:
+        """The agent's snapshot each time it changes; an error part when it fails (once
+        per distinct error), retried every RETRY seconds."""
         client = AgentClient(ref)
-        after = 0
-        while not self._stop.is_set():
+        after, last_error = 0, ""
+        while not stop.is_set():
             try:
                 snap = client.snapshot(after=after, wait=self.long_poll)
                 if snap is not None:
@@ -93,12 +68,15 @@ class Follower:
             except (AgentError, KeyError, TypeError, ValueError) as e:
                 error = str(e) if isinstance(e, AgentError) else f"agent {ref.name}: bad snapshot"
                 log.info("%s", error)
-                self._update(Part(ref, None, error))
+                if error != last_error:  # still down, for the same reason: nothing new
+                    last_error = error
+                    yield Part(ref, None, error)
                 after = 0
-                self._stop.wait(RETRY)
+                stop.wait(RETRY)
                 continue
             if snap is not None:
-                self._update(Part(ref, snap))
+                last_error = ""
+                yield Part(ref, snap)
 
 
 def follow_agents(
