@@ -65,6 +65,12 @@ class LabHandle:
                 from lab.live.calls import follow_calls
 
                 self.hub.follow("calls", lambda stop: follow_calls(self.journal, stop))
+            if self.source == "inspector" and not self.hub.following("kernel"):
+                from lab.live.call_changes import follow_call_changes
+
+                self.hub.follow(
+                    "kernel", lambda stop: follow_call_changes(self.hub, self.journal, stop)
+                )
             if self.source == "inspector" and not self.hub.following("topology"):
                 from app.topology import agent_snapshots, live_snapshots
                 from lab.live.topology_feed import feed

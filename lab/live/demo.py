@@ -148,6 +148,9 @@ class DemoSession:
         """Stop listening and remove the socket; a paused plugin is let go (it sees EOF)."""
         self._stop.set()
         self._thread.join(5)
+        with self._lock:
+            self._waiting = None
+            self.state["waiting"] = False
         for conn in self._conns:
             conn.close()
         self._listener.close()
@@ -220,3 +223,27 @@ class DemoSession:
         if waiting is not None and time.monotonic() - waiting[1] >= self.auto_next:
             log.info("demo: no Next for %.0f s, going on", self.auto_next)
             self.next()
+
+
+class DemoBoard:
+    """The sessions running in one process (the app), so Next reaches the right one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[str, DemoSession] = {}
+
+    def add(self, session: DemoSession) -> None:
+        with self._lock:
+            self._sessions[session.id] = session
+
+    def remove(self, session: DemoSession) -> None:
+        with self._lock:
+            self._sessions.pop(session.id, None)
+
+    def next(self, session_id: str = "") -> bool:
+        """Advance `session_id`'s paused step (any paused one when ""); False: none waited."""
+        with self._lock:
+            chosen = [self._sessions[session_id]] if session_id in self._sessions else []
+            if not session_id:
+                chosen = list(self._sessions.values())
+        return any([s.next() for s in chosen])

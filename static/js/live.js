@@ -46,3 +46,16 @@ export function showConnection(el, state) {
   el.textContent = state === 'live' ? 'live' : 'reconnecting…';
   el.className = `pill ${state === 'live' ? 'pill-live' : 'pill-wait'}`;
 }
+
+/** Another topic of the event stream (e.g. "demo", "kernel"): its JSON to `handler`. */
+export function listen(source, topic, handler) {
+  source.addEventListener(topic, (event) => {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    handler(data);
+  });
+}

@@ -1,6 +1,8 @@
 // The CNI call transcript: every call the runtime made, latest first, each one
-// expandable to the exact env, stdin, stdout and stderr. Records are merged by
-// identity, so entries already shown (and opened) stay as they are.
+// expandable to the exact env, stdin, stdout and stderr, and to what it changed in the
+// kernel (links, addresses, routes, neighbours, FDB entries, nft rules: the "kernel"
+// topic, lab/live/call_changes.py). Records are merged by identity, so entries already
+// shown (and opened) stay as they are.
 
 import { h, prettyJSON, shortId, table } from './dom.js';
 
@@ -33,6 +35,38 @@ function block(title, text, testid) {
     h('h5', { text: title }),
     h('pre', { class: 'code', 'data-testid': testid, text }),
   );
+}
+
+const SIGN = { created: '+', removed: '−', changed: '~' };
+
+/** The call's kernel diff: one line per object, or why there is none. */
+function kernelBlock(diff) {
+  if (!diff) return h('p', { class: 'muted small', text: 'Not watched: made while no page was following the lab.' });
+  if (!diff.changes.length) return h('p', { class: 'muted small', text: 'Nothing changed in the kernel.' });
+  return h(
+    'div',
+    {},
+    diff.overlap ? h('p', { class: 'muted small', text: 'Other calls ran at the same time: their changes are in here too.' }) : null,
+    h(
+      'ul',
+      { class: 'kernel-changes', 'data-testid': 'call-kernel-list' },
+      diff.changes.map((c) =>
+        h(
+          'li',
+          { class: `kc-${c.op}`, 'data-kind': c.kind, 'data-op': c.op },
+          `${SIGN[c.op] || '~'} ${c.kind} ${c.what}`,
+          c.detail ? ` (${c.detail})` : '',
+          h('span', { class: 'kc-ns', text: ` · ${c.netns}` }),
+        ),
+      ),
+    ),
+  );
+}
+
+function kernelSummary(diff) {
+  if (!diff) return 'Kernel changes';
+  const n = (op) => diff.changes.filter((c) => c.op === op).length;
+  return `Kernel changes: ${n('created')} created, ${n('changed')} changed, ${n('removed')} removed`;
 }
 
 function entry(r) {
@@ -76,6 +110,12 @@ function entry(r) {
     block(`stdin (network configuration${r.network ? `: ${r.network}` : ''})`, prettyJSON(r.stdin), 'call-stdin'),
     block(failed ? 'stdout (error)' : 'stdout (result)', prettyJSON(r.stdout), 'call-stdout'),
     block('stderr', r.stderr, 'call-stderr'),
+    h(
+      'div',
+      { class: 'call-block', 'data-testid': 'call-kernel' },
+      h('h5', { text: kernelSummary(r.kernel) }),
+      r.kernel === undefined ? h('p', { class: 'muted small', text: 'Waiting for the watcher…' }) : kernelBlock(r.kernel),
+    ),
   );
   return h(
     'li',
@@ -89,6 +129,22 @@ export class Transcript {
     this.list = list;
     this.empty = empty;
     this.shown = new Map(); // key -> {record, el}
+    this.kernel = {}; // key -> the call's kernel diff, as the "kernel" topic has it
+  }
+
+  /** The "kernel" topic: {call key: {changes, overlap}} for the newest calls. */
+  setKernel(diffs) {
+    for (const [key, diff] of Object.entries(diffs || {})) {
+      const had = this.kernel[key];
+      this.kernel[key] = diff;
+      const shown = this.shown.get(key);
+      if (shown && JSON.stringify(had) !== JSON.stringify(diff)) this.fillKernel(shown.el, diff);
+    }
+  }
+
+  fillKernel(el, diff) {
+    const box = el.querySelector('[data-testid=call-kernel]');
+    if (box) box.replaceChildren(h('h5', { text: kernelSummary(diff) }), kernelBlock(diff));
   }
 
   /** Merge records (any order); returns the newest one added, if any. */
@@ -96,7 +152,12 @@ export class Transcript {
     const fresh = (records || []).filter((r) => r && !this.shown.has(keyOf(r)));
     if (!fresh.length) return null;
     const initial = this.shown.size === 0;
-    for (const r of fresh) this.shown.set(keyOf(r), { record: r, el: entry(r) });
+    for (const r of fresh) {
+      const known = this.kernel[keyOf(r)];
+      const record = known ? { ...r, kernel: known } : r;
+      if (record.kernel) this.kernel[keyOf(r)] = record.kernel;
+      this.shown.set(keyOf(r), { record, el: entry(record) });
+    }
     const ordered = [...this.shown.values()].sort((a, b) => b.record.time - a.record.time);
     for (const dropped of ordered.splice(MAX_SHOWN)) this.shown.delete(keyOf(dropped.record));
     this.list.replaceChildren(...ordered.map((x) => x.el));
