@@ -26,7 +26,6 @@ from lab.cluster.plan import Plan, load_plan
 from lab.kernel.netns import in_netns, iproute_in
 from lab.kernel.nftables import run_nft
 from lab.kernel.sysctl import read_sysctl, write_sysctl
-from lab.runtime.pods import Runtime
 
 ANSWER_KEYS = ("fault", "node", "object")
 
@@ -146,11 +145,6 @@ def main(argv: list[str]) -> int:
         return 3
     fix(lab)
     return 0
-
-
-def scene_pods(plan: Plan, prefix: str) -> dict[str, str]:
-    """The pods of the lab whose names start with `prefix`: name -> node."""
-    return {p.name: p.node for p in Runtime(plan).list() if p.name.startswith(prefix)}
 
 
 if __name__ == "__main__":

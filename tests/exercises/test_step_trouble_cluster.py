@@ -15,7 +15,7 @@ from lab.cluster.plan import Plan
 from lab.exercises.catalog import get_exercise
 from lab.exercises.checker import run_check
 from lab.exercises.faults import Target, faults_of
-from lab.exercises.health import node_findings, sh
+from lab.exercises.health import ScenePod, node_findings, sh, traffic_findings
 from lab.exercises.trouble import clear_trouble, pod_prefix, read_record, start_trouble
 from lab.runtime.pods import Runtime
 from tests.exercises.conftest import Mutant, assert_rejected, mutant, write_mutant
@@ -36,6 +36,12 @@ def no_trouble_left(plan: Plan) -> Iterator[None]:
     clear_trouble(plan)
 
 
+def scene(plan: Plan) -> list[ScenePod]:
+    record = read_record(plan)
+    assert record is not None
+    return record.scene_pods()
+
+
 def scene_left(plan: Plan) -> list[str]:
     return [p.name for p in Runtime(plan).list() if p.name.startswith(pod_prefix(STEP))]
 
@@ -44,6 +50,7 @@ def scene_left(plan: Plan) -> list[str]:
 def test_the_reference_finds_and_fixes_every_fault(plan: Plan, fault: str) -> None:
     target = start_trouble(plan, STEP, pick(fault, "node2"))
     assert target.fault == fault
+    assert traffic_findings(plan, scene(plan)), f"{fault} leaves no symptom on the wire"
     report = run_check(EX, plan, EX.solution)
     assert report.passed, [a for a in report.assertions if not a.passed]
     assert read_record(plan) is None and scene_left(plan) == []

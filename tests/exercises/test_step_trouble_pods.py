@@ -13,8 +13,8 @@ import pytest
 from lab.cluster.plan import Plan
 from lab.exercises.catalog import get_exercise
 from lab.exercises.checker import run_check
-from lab.exercises.faults import Target, faults_of
-from lab.exercises.health import node_findings, sh
+from lab.exercises.faults import MTUS, Target, faults_of
+from lab.exercises.health import ScenePod, node_findings, sh, traffic_findings
 from lab.exercises.trouble import clear_trouble, pod_prefix, read_record, start_trouble
 from lab.runtime.pods import Runtime
 from tests.exercises.conftest import Mutant, assert_rejected, mutant, write_mutant
@@ -34,6 +34,12 @@ def no_trouble_left(plan: Plan) -> Iterator[None]:
     clear_trouble(plan)
 
 
+def scene(plan: Plan) -> list[ScenePod]:
+    record = read_record(plan)
+    assert record is not None
+    return record.scene_pods()
+
+
 def scene_left(plan: Plan) -> list[str]:
     return [p.name for p in Runtime(plan).list() if p.name.startswith(pod_prefix(STEP))]
 
@@ -42,10 +48,20 @@ def scene_left(plan: Plan) -> list[str]:
 def test_the_reference_finds_and_fixes_every_fault(plan: Plan, fault: str) -> None:
     target = start_trouble(plan, STEP, pick(fault, lambda t: t.node == "node2"))
     assert target.fault == fault
+    assert traffic_findings(plan, scene(plan)), f"{fault} leaves no symptom on the wire"
     report = run_check(EX, plan, EX.solution)
     assert report.passed, [a for a in report.assertions if not a.passed]
     assert read_record(plan) is None and scene_left(plan) == []
     assert [p for n in plan.nodes for p in node_findings(plan, n)] == []
+
+
+@pytest.mark.parametrize("mtu", MTUS)
+def test_every_mtu_of_the_catalogue_drops_big_packets_only(plan: Plan, mtu: int) -> None:
+    start_trouble(
+        plan, STEP, lambda ts: Target("mtu-mismatch", "node1", pod_prefix(STEP) + "b", (mtu,))
+    )
+    problems = traffic_findings(plan, scene(plan))
+    assert len(problems) == 1 and "2000-byte" in problems[0], problems
 
 
 def test_the_starter_fails_at_the_diagnosis(plan: Plan) -> None:
