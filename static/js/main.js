@@ -1,7 +1,9 @@
 // Wires the main page: the shared lab page (labpage.js), then the transcript, the pod
 // actions, the tracer and the view tools.
 
+import { DemoPanel } from './demo.js';
 import { LabPage, startPage } from './labpage.js';
+import { listen } from './live.js';
 import { PodActions } from './pods.js';
 import { TracePanel } from './trace.js';
 import { Transcript } from './transcript.js';
@@ -30,9 +32,11 @@ function start() {
     pick: (id) => graph.select(id),
   });
 
-  page.follow({
+  const demo = new DemoPanel(document.querySelector('.graph-pane'), graph, { readOnly });
+  const source = page.follow({
     topology: (model) => {
       pods.setNodes(model.nodes);
+      demo.highlight();
       trace.setModel(model);
     },
     calls: (records) => {
@@ -41,6 +45,9 @@ function start() {
       captionEl.hidden = !captionEl.textContent;
     },
   });
+
+  listen(source, 'demo', (state) => demo.show(state));
+  listen(source, 'kernel', (diffs) => transcript.setKernel(diffs));
 
   // View tools
   const presentBtn = document.getElementById('present');
@@ -69,12 +76,13 @@ function start() {
   });
   page.addKeys({
     p: () => setPresent(!document.body.classList.contains('present')),
+    n: () => demo.next(),
     Escape: () => {
       if (document.body.classList.contains('present')) setPresent(false);
     },
   });
 
-  page.expose({ transcript, trace });
+  page.expose({ transcript, trace, demo });
 }
 
 startPage(start);
