@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,23 @@ class NodeLinks:
     def snapshot(self) -> None:
         self.before = {n.netns: {x["ifname"] for x in _links(n.netns)} for n in self.plan.nodes}
 
-    def remove_new(self) -> list[str]:
+    def remove_new(self, settle: float = 2.0) -> list[str]:
+        """Delete what the check added. A veth whose pod namespace was just deleted lingers
+        a moment, still paired: wait (up to `settle` s) until the new links left stop
+        changing; a kept pod's veth stays, and its bridge with it."""
         removed: list[str] = []
         for netns, before in self.before.items():
-            for _ in range(3):  # a bridge is free once the veths on it are gone
-                gone = self._remove_once(netns, before)
-                removed += gone
-                if not gone:
+            deadline, left, stable_since = time.monotonic() + settle, None, time.monotonic()
+            while True:
+                removed += self._remove_once(netns, before)
+                now_left = {x.get("ifname") for x in _links(netns)} - before
+                if not now_left:
                     break
+                if now_left != left:
+                    left, stable_since = now_left, time.monotonic()
+                elif time.monotonic() - stable_since > 0.3 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         return removed
 
     @staticmethod
