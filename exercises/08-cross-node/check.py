@@ -153,7 +153,7 @@ def check(c: Checker) -> None:
         before = plant_decoys(c, lab)
         with c.step("reconcile_routes runs on node1 and node2, a cluster of two", hint=1):
             reconcile_all(c, [n1, n2], "on a node with no routes yet")
-        with c.step("a pod on each node, made by your ADD (step 6)", hint=2):
+        with c.step("a pod on each node, made by your ADD (step 6)"):
             add = c.earlier("add")
             pods = {n.name: c.add_pod(n.name, n.name, plugin=add, lab=lab) for n in lab.nodes}
         with c.step("the pod on node1 and the pod on node2 ping each other", hint=2):

@@ -142,7 +142,7 @@ def check(c: Checker) -> None:
             for node in lab.nodes:
                 found = ruleset(c, node, DECOY_TABLE)
                 c.expect(found, f"the table filter-by-someone vanished from {node.name}")
-        with c.step("a pod made by your ADD on each node", hint=2):
+        with c.step("a pod made by your ADD (step 6) on each node"):
             add = c.earlier("add")
             pods = [c.add_pod(n.name, n.name, plugin=add, lab=lab) for n in lab.nodes]
         with c.step("every node's pods reach the internet with their node's address", hint=2):
