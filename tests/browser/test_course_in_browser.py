@@ -58,6 +58,15 @@ def course(lab: RunningLab, workspace: Path) -> Iterator[tuple[str, TerminalServ
         thread.join(timeout=5)
 
 
+@pytest.fixture
+def started(workspace: Path) -> Path:
+    """The student's step-6 file as "Start this step" leaves it: the starter."""
+    mine = workspace / "06-add" / "plugin.py"
+    mine.parent.mkdir(exist_ok=True)
+    mine.write_text(ADD.starter.read_text())
+    return mine
+
+
 def editor_text(page: Any) -> str:
     return page.evaluate("() => window.cnilab.course.editor.text")
 
@@ -94,24 +103,28 @@ def screen(page: Any) -> str:
     )
 
 
+COUNT = """(until) => {
+  const b = window.cnilab.terminals.active.term.buffer.active;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    n += b.getLine(i).translateToString(true).split(until).length - 1;
+  }
+  return n;
+}"""
+
+
 def type_command(page: Any, command: str, until: str, timeout: float = 30_000) -> str:
+    """Type `command` into the active terminal; the screen once `until` shows once more."""
+    seen = page.evaluate(COUNT, until)
     page.locator(".term-pane:not([hidden]) .xterm-helper-textarea").focus()
     page.keyboard.type(command)
     page.keyboard.press("Enter")
-    return wait_screen(page, until, timeout)
+    return wait_screen(page, until, timeout, seen)
 
 
-def wait_screen(page: Any, until: str, timeout: float = 30_000) -> str:
+def wait_screen(page: Any, until: str, timeout: float = 30_000, seen: int = 0) -> str:
     page.wait_for_function(
-        """(until) => {
-          const b = window.cnilab.terminals.active.term.buffer.active;
-          for (let i = 0; i < b.length; i++) {
-            if (b.getLine(i).translateToString(true).includes(until)) return true;
-          }
-          return false;
-        }""",
-        arg=until,
-        timeout=timeout,
+        f"([until, seen]) => ({COUNT})(until) > seen", arg=[until, seen], timeout=timeout
     )
     return screen(page)
 
@@ -132,8 +145,9 @@ def test_step_6_wholly_in_the_page(
     open_terminal(page)
     out = type_command(page, "pwd; cnilab status | head -3; echo DO''NE", "DONE")
     assert str(workspace / "06-add") in out and "node1" in out
-    out = type_command(page, "cnilab pod add mine --plugin plugin.py; echo rc=$?", "rc=")
-    assert "rc=0" not in out  # the starter cannot wire a pod yet
+    out = type_command(page, "cnilab pod add try --plugin plugin.py; echo R''C=$?", "RC=")
+    assert "RC=" in out.rsplit("pod add try", 1)[1]  # what the starter does, for the student
+    type_command(page, "cnilab pod del try; echo R''C=$?", "RC=")
 
     # the missing code, typed in; Check saves it first, then streams each assertion
     set_editor_text(page, ADD.solution.read_text())
@@ -149,8 +163,8 @@ def test_step_6_wholly_in_the_page(
     assert page.locator("[data-testid=editor-status]").inner_text() == "saved"
 
     # the same command now works, and the Run buttons of "What to run" type into the shell
-    out = type_command(page, "cnilab pod add mine --plugin plugin.py; echo rc=$?", "rc=")
-    assert "rc=0" in out
+    out = type_command(page, "cnilab pod add mine --plugin plugin.py; echo R''C=$?", "RC=")
+    assert "RC=0" in out.rsplit("pod add mine", 1)[1]
     page.locator("[data-testid=run-line]", has_text="cnilab exec mine -- ip addr").locator(
         "[data-testid=run-button]"
     ).click()
@@ -166,11 +180,12 @@ def test_step_6_wholly_in_the_page(
     assert "same as the version that last passed" in page.locator("[data-testid=diff]").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "course-step6-passed.png"))
-    lab.runtime.delete("mine")
+    out = type_command(page, "cnilab pod del mine; echo R''C=$?", "RC=", 30_000)
+    assert "RC=0" in out.rsplit("pod del mine", 1)[1]
 
 
 def test_a_failing_check_offers_its_hint_and_lights_the_graph(
-    course: tuple[str, TerminalServer], page: Any, workspace: Path
+    course: tuple[str, TerminalServer], page: Any, workspace: Path, started: Path
 ) -> None:
     base, _ = course
     page.goto(f"{base}/exercises/6")
@@ -191,10 +206,10 @@ def test_a_failing_check_offers_its_hint_and_lights_the_graph(
 
 
 def test_a_change_on_disk_is_reported_not_overwritten(
-    course: tuple[str, TerminalServer], page: Any, workspace: Path
+    course: tuple[str, TerminalServer], page: Any, started: Path
 ) -> None:
     base, _ = course
-    mine = workspace / "06-add" / "plugin.py"
+    mine = started
     page.goto(f"{base}/exercises/6")
     page.locator("[data-testid=editor] .cm-content").wait_for(timeout=10_000)
     set_editor_text(page, "# typed in the page\n")
@@ -210,10 +225,10 @@ def test_a_change_on_disk_is_reported_not_overwritten(
     assert editor_text(page) == "# saved from vim\n"
     assert page.locator("[data-testid=conflict]").count() == 0
     set_editor_text(page, "# now saved from the page\n")
+    page.click("[data-testid=editor] .cm-content")
     page.keyboard.press("Control+s")
     page.wait_for_function("() => !window.cnilab.course.editor.dirty", timeout=5_000)
     assert mine.read_text() == "# now saved from the page\n"
-    mine.write_text(ADD.starter.read_text())
 
 
 def sleepers() -> list[str]:
@@ -244,6 +259,9 @@ def test_closing_a_terminal_tab_ends_its_shell(
     pid = int(pane.get_attribute("data-pid"))
     marker = marker_of(pid)
     type_command(page, "sleep 7401 & setsid sleep 7401 & echo STA''RTED", "STARTED")
+    deadline = time.monotonic() + 10  # setsid forks, then its child becomes the sleep
+    while len(sleepers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(sleepers()) == 2
     page.locator(
         "[data-testid=terminal-tab][data-target=underlay] [data-testid=terminal-close]"
@@ -266,8 +284,7 @@ def marker_of(pid: int) -> str:
 def test_read_only_or_token_less_has_no_terminal_and_no_saving(
     course: tuple[str, TerminalServer], serve: Callable[..., str], browser: Any
 ) -> None:
-    base, terminals = course
-    before = len(terminals.shells)
+    base, _ = course
     stranger = browser.new_context()  # no token in this tab
     try:
         page = stranger.new_page()
@@ -278,6 +295,7 @@ def test_read_only_or_token_less_has_no_terminal_and_no_saving(
         assert page.locator("[data-testid=editor-tools]").is_hidden()
         assert page.locator("[data-testid=editor]").count() == 0
         assert page.locator("[data-testid=run-button]").count() == 0
+        assert page.locator("[data-testid=terminal]").count() == 0
     finally:
         stranger.close()
     kept = browser.new_context()
@@ -292,4 +310,3 @@ def test_read_only_or_token_less_has_no_terminal_and_no_saving(
         assert page.locator("[data-testid=editor]").count() == 0
     finally:
         kept.close()
-    assert len(terminals.shells) == before
