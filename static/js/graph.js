@@ -1,17 +1,22 @@
 // The Cytoscape graph: snapshot -> elements, applied as a diff (add, update, move,
-// remove by id), never rebuilt. Positions come from layout.js; the viewport follows
-// the lab until the user pans or zooms, and "Fit" makes it follow again.
+// remove by id), never rebuilt. What is drawn of many pods comes from scale.js (grid,
+// groups), positions from layout.js; the viewport follows the lab until the user pans
+// or zooms, and "Fit" makes it follow again. A filter (search.js) dims what does not
+// match and draws its hits one by one; focus shows one pod and its way out.
 
 import cytoscape from '../node_modules/cytoscape/dist/cytoscape.esm.min.mjs';
 
 import { nodeOfBox, nsId } from './ids.js';
 import { Layout } from './layout.js';
+import { compactView } from './scale.js';
 import { mainAddress } from './snapshot.js';
 import { graphStyle } from './style.js';
 
 const MAX_FIT_ZOOM = 1.6;
 const FIT_PADDING = 30;
 const FRESH_MS = 1500;
+const MANY = 400; // elements beyond which pan and zoom draw a texture, without edges
+const EXPAND_HITS = 40; // a filter with at most this many pod hits draws each of them
 
 function namespaceLabel(ns) {
   switch (ns.kind) {
@@ -23,6 +28,8 @@ function namespaceLabel(ns) {
       return `underlay switch · ${ns.name}`;
     case 'internet':
       return `internet · ${ns.name}`;
+    case 'group':
+      return ns.label;
     default:
       return ns.name;
   }
@@ -33,8 +40,9 @@ function namespaceLabel(ns) {
  * 127/8, in a namespace that has other interfaces (a namespace with only lo keeps it, so
  * its box stays where the layout puts it).
  */
-function interfaceData(iface, ns, wired) {
+function interfaceData(iface, ns, wired, masq) {
   const address = mainAddress(iface);
+  const name = masq ? `${iface.name} · masq` : iface.name;
   const quiet =
     iface.kind === 'loopback' &&
     wired.has(iface.ns) &&
@@ -43,12 +51,33 @@ function interfaceData(iface, ns, wired) {
     id: iface.id,
     type: 'interface',
     parent: ns.id,
-    label: address ? `${iface.name}\n${address}` : iface.name,
+    label: address ? `${name}\n${address}` : name,
     kind: iface.kind,
     nskind: ns.kind,
+    masq: Boolean(masq),
     down: !(iface.up && iface.operstate !== 'DOWN' && iface.operstate !== 'LOWERLAYERDOWN'),
     loopback: quiet,
   };
+}
+
+/**
+ * The interfaces a node's masquerade rules act on: its way out (towards the underlay
+ * or the internet, or its default route's device), when it has any such rule.
+ */
+function masqueradeOut(model) {
+  const out = new Set();
+  for (const ns of model.namespaces.values()) {
+    if (ns.kind !== 'node' || !(ns.masquerade || []).length) continue;
+    const devs = new Set((ns.routes || []).filter((r) => r.dst === 'default').map((r) => r.dev));
+    for (const iface of model.interfaces.values()) {
+      if (iface.ns !== ns.name) continue;
+      const peer = iface.peer && model.interfaces.get(iface.peer);
+      const peerNs = peer && model.namespaces.get(nsId(peer.ns));
+      const outwards = peerNs && (peerNs.kind === 'underlay' || peerNs.kind === 'internet');
+      if (outwards || devs.has(iface.name)) out.add(iface.id);
+    }
+  }
+  return out;
 }
 
 /** Desired elements: {nodes: [{data, position?}], edges: [{data}]} in add order. */
@@ -64,16 +93,18 @@ function elementsOf(model, placed) {
       kind: ns.kind,
       label: namespaceLabel(ns),
       error: ns.error || '',
+      count: ns.count || 0,
     },
     position: placed.positions.get(ns.id),
   }));
   const wired = new Set(
     [...model.interfaces.values()].filter((i) => i.kind !== 'loopback').map((i) => i.ns),
   );
+  const masq = masqueradeOut(model);
   const interfaces = [...model.interfaces.values()]
     .filter((i) => model.namespaces.has(nsId(i.ns)))
     .map((i) => ({
-      data: interfaceData(i, model.namespaces.get(nsId(i.ns)), wired),
+      data: interfaceData(i, model.namespaces.get(nsId(i.ns)), wired, masq.has(i.id)),
       position: placed.positions.get(i.id),
     }));
   const edges = model.edges.map((e) => ({ data: { ...e } }));
@@ -92,6 +123,11 @@ export class Graph {
     this.layout = new Layout();
     this.present = false;
     this.showLoopback = false;
+    this.showGateways = false;
+    this.filter = null; // (namespace) -> bool, from search.js
+    this.focused = null; // a pod's namespace id
+    this.model = null;
+    this.view = null;
     this.follow = true;
     this.programmatic = 0;
     this.onSelect = onSelect || (() => {});
@@ -104,6 +140,7 @@ export class Graph {
       selectionType: 'single',
       minZoom: 0.05,
       maxZoom: 4,
+      wheelSensitivity: 0.4,
     });
     this.cy.on('tap', (event) => {
       if (event.target === this.cy) this.select(null);
@@ -120,9 +157,15 @@ export class Graph {
 
   /** Apply one snapshot (from parseSnapshot) as a diff. */
   apply(model) {
+    this.model = model;
     const first = this.cy.elements().empty();
-    const placed = this.layout.place(model);
-    const want = elementsOf(model, placed);
+    const hits = this.filter ? this.hits(model) : new Set();
+    const expanded = hits.size <= EXPAND_HITS ? new Set(hits) : new Set();
+    if (this.focused) expanded.add(this.focused);
+    const view = compactView(model, { expanded });
+    this.view = view;
+    const placed = this.layout.place(view);
+    const want = elementsOf(view, placed);
     const wantIds = new Set([...want.nodes, ...want.edges].map((e) => e.data.id));
     const added = [];
     let removed = 0;
@@ -177,10 +220,107 @@ export class Graph {
         left.remove();
       }
     });
+    const many = cy.elements().length > MANY;
+    cy.renderer().hideEdgesOnViewport = many;
+    cy.renderer().textureOnViewport = many;
     if (!first) this.flash(added);
     this.refreshRelated();
+    this.refreshClasses(hits);
     if (first || (this.follow && (added.length || removed || moved))) this.refit();
     return { added, removed };
+  }
+
+  /** Pod and other namespace ids the filter keeps. */
+  hits(model) {
+    const out = new Set();
+    for (const ns of model.namespaces.values()) if (this.filter(ns, model)) out.add(ns.id);
+    return out;
+  }
+
+  /** What the filter dims, focus hides, and the gateways toggle shows. */
+  refreshClasses(hits) {
+    const cy = this.cy;
+    cy.batch(() => {
+      cy.elements('.dim').removeClass('dim');
+      cy.elements('.hit').removeClass('hit');
+      cy.edges('[kind = "default-route"]').toggleClass('shown', this.showGateways);
+      if (this.focused) {
+        const keep = this.pathOf(this.focused);
+        cy.elements().not(keep).addClass('dim');
+        keep.filter('[kind = "default-route"]').addClass('shown');
+        return;
+      }
+      if (!this.filter) return;
+      const groups = this.view ? this.view.groups : new Map();
+      const lit = (id) => hits.has(id) || (groups.get(id) || []).some((m) => hits.has(m));
+      for (const ns of cy.nodes('[type = "namespace"]')) {
+        const on = lit(ns.id());
+        ns.toggleClass(on ? 'hit' : 'dim', true);
+        if (!on) ns.children().addClass('dim');
+      }
+      cy.edges().filter((e) => e.source().hasClass('dim') || e.target().hasClass('dim')).addClass('dim');
+    });
+  }
+
+  /**
+   * One pod and its way out: its interfaces, its host veth and bridge, its node's
+   * netns with its routes and uplinks, the underlay, and the ends of those routes.
+   */
+  pathOf(podId) {
+    const cy = this.cy;
+    const pod = cy.getElementById(podId);
+    if (pod.empty()) return cy.collection();
+    let keep = pod.union(pod.children());
+    const box = pod.parent();
+    keep = keep.union(keep.connectedEdges()).union(keep.connectedEdges().connectedNodes());
+    const node = box.children('[type = "namespace"][kind = "node"]');
+    keep = keep.union(node).union(node.children('[kind = "bridge"], [?masq]'));
+    const routes = node.connectedEdges('[kind = "route"]');
+    keep = keep.union(routes).union(routes.targets());
+    const uplinks = node.children('[?masq]').union(routes.targets());
+    const cables = uplinks.connectedEdges('[kind = "veth"]');
+    keep = keep.union(cables).union(cables.connectedNodes());
+    keep = keep.union(keep.parents());
+    return keep;
+  }
+
+  /** Keep only what `predicate(namespace, model)` matches (null: everything). */
+  setFilter(predicate) {
+    this.filter = predicate;
+    if (this.model) this.apply(this.model);
+  }
+
+  /** Show one pod and its way out, zoomed to it; null leaves focus. */
+  focus(podId) {
+    this.focused = podId;
+    if (this.model) this.apply(this.model);
+    if (podId) {
+      this.select(podId);
+      this.fitTo(this.pathOf(podId));
+    } else {
+      this.fitAndFollow();
+    }
+  }
+
+  setGateways(show) {
+    this.showGateways = show;
+    this.cy.edges('[kind = "default-route"]').toggleClass('shown', show);
+  }
+
+  /** Zoom to some elements (a search hit, a focused pod), leaving "follow". */
+  fitTo(elements) {
+    if (!elements || elements.empty()) return;
+    this.follow = false;
+    this.programmatic += 1;
+    try {
+      this.cy.fit(elements, FIT_PADDING * 2);
+      if (this.cy.zoom() > MAX_FIT_ZOOM) {
+        this.cy.zoom(MAX_FIT_ZOOM);
+        this.cy.center(elements);
+      }
+    } finally {
+      this.programmatic -= 1;
+    }
   }
 
   flash(ids) {

@@ -6,30 +6,41 @@
 // node's own netns, which holds two columns: host veths, and bridges with the uplink
 // (eth0, then lo and anything else) above them. With one or two nodes their netns face
 // each other and the underlay switch sits between them, level with the uplinks, the
-// internet below it; with more, every column has the same orientation and the underlay
+// internet below it (the switch's two ports one above the other, to keep the lab
+// narrow enough for 11 px labels in a laptop's panel); with more, every column has the same orientation and the underlay
 // and the internet sit above the columns.
 //
 // Stability: slots are remembered. A pod keeps its slot while it exists; a new pod takes
 // the first free one (several new pods at once: in name order). Nothing else moves.
 // A pod whose node is not known yet (its netns exists, its veth does not) waits under
 // the internet and joins its node's column when its veth appears.
+//
+// At scale (scale.js: `model.grid` names the nodes with many pods) a node's pods and
+// pod groups sit in a grid of compact cells, growing outwards from the node's netns,
+// each cell keeping its slot as in the column.
 
 import { nodeBoxId, nsId } from './ids.js';
 import { natural } from './snapshot.js';
 
-export const IF_W = 134;
+export const IF_W = 150;
 export const IF_H = 38;
 export const LINE = 46; // interfaces stacked in one namespace
 export const ROW = 104; // one pod slot
 const LOOP_X = -160; // pod lo, outwards from the pod's eth0
-const VETH_X = 186; // host veths, relative to the pods' eth0 column
-const BRIDGE_X = 356;
+const VETH_X = 190; // host veths, relative to the pods' eth0 column
+const BRIDGE_X = 350;
 const UPLINK_Y = -92; // the node's eth0, above its bridges
-const PORT_GAP = 230; // node uplink -> its port on the underlay switch
-const PORTS_APART = 220; // two ports of the switch, when it sits between two nodes
+const PORT_GAP = 200; // node uplink -> its port on the underlay switch
 const COLUMN_W = 700; // one column, when there are three nodes or more
 const MISC_GAP = 420; // namespaces that belong nowhere: a column on the right
 const SPREAD = 160;
+const CELL_W = 180; // one cell of a node's grid of pods
+const CELL_H = 84;
+
+/** Rows of a grid of `cells`: about twice as tall as wide, never fewer than 6. */
+export function gridRows(cells) {
+  return Math.max(6, Math.ceil(Math.sqrt(cells * 2)));
+}
 
 /** Remembers which key holds which run of slots. */
 export class Slots {
@@ -93,6 +104,7 @@ export class Layout {
     this.podSlots = new Map(); // lab node name -> Slots of its pods
     this.miscSlots = new Slots(); // namespaces in the column on the right
     this.pendingSlots = new Slots(); // pods whose node is not known yet
+    this.gridSlots = new Map(); // lab node name -> Slots of its grid cells
     this.ifSlots = new Map(); // namespace id -> Slots of its loose interfaces
   }
 
@@ -122,11 +134,11 @@ export class Layout {
     const columns = new Map(); // node name -> {x (pods' eth0), dir}
     nodes.forEach((name, i) => {
       if (between) {
-        const portX = BRIDGE_X + PORT_GAP + i * PORTS_APART;
+        const portX = BRIDGE_X + PORT_GAP; // the switch's ports, one above the other
         const x = i === 0 ? 0 : portX + PORT_GAP + BRIDGE_X;
-        columns.set(name, { x, dir: i === 0 ? 1 : -1, portX });
+        columns.set(name, { x, dir: i === 0 ? 1 : -1, portX, portY: i * LINE });
       } else {
-        columns.set(name, { x: i * COLUMN_W, dir: 1, portX: i * COLUMN_W + BRIDGE_X });
+        columns.set(name, { x: i * COLUMN_W, dir: 1, portX: i * COLUMN_W + BRIDGE_X, portY: 0 });
       }
     });
 
@@ -139,7 +151,9 @@ export class Layout {
     for (const ns of [...model.namespaces.values()].sort((a, b) => natural(a.name, b.name))) {
       const node = ns.node || (ns.kind === 'node' ? ns.label : '');
       if (ns.kind === 'node' && columns.has(node) && !nodeNs.has(node)) nodeNs.set(node, ns);
-      else if (ns.kind === 'pod' && columns.has(ns.node)) pods.get(ns.node).push(ns);
+      else if ((ns.kind === 'pod' || ns.kind === 'group') && columns.has(ns.node)) {
+        pods.get(ns.node).push(ns);
+      }
       else if (ns.kind === 'underlay' && !underlay) underlay = ns;
       else if (ns.kind === 'internet' && !internet) internet = ns;
       else misc.push(ns);
@@ -148,9 +162,13 @@ export class Layout {
     for (const [node, list] of pods) for (const ns of list) parents.set(ns.id, nodeBoxId(node));
     for (const ns of [underlay, internet, ...misc]) if (ns) parents.set(ns.id, null);
 
-    // Pods: slots in their node's column.
+    // Pods: slots in their node's column, or cells of its grid.
     for (const [node, list] of pods) {
       const col = columns.get(node);
+      if (model.grid && model.grid.has(node)) {
+        this.placeGrid(node, list, byNs, col, positions);
+        continue;
+      }
       const slots = this.slotsOf(this.podSlots, node);
       slots.keepOnly(new Set(list.map((ns) => ns.id)));
       for (const ns of list) {
@@ -212,7 +230,8 @@ export class Layout {
         const peerNs = peer && model.namespaces.get(nsId(peer.ns));
         const node = peerNs && peerNs.kind === 'node' ? peerNs.node || peerNs.label : nodes.find((n) => iface.name === `to-${n}`);
         if (node && columns.has(node)) {
-          positions.set(iface.id, { x: columns.get(node).portX, y: portsY });
+          const col = columns.get(node);
+          positions.set(iface.id, { x: col.portX, y: portsY + col.portY });
         } else if (iface.kind === 'bridge') {
           positions.set(iface.id, { x: centre, y: portsY + dy * (LINE * 2 + bridgeK * LINE) });
           bridgeK += 1;
@@ -245,6 +264,24 @@ export class Layout {
     }
 
     return { positions, parents, boxes: nodes.map(nodeBoxId) };
+  }
+
+  /** A node's pods (and groups) as cells of a grid, outwards from its netns. */
+  placeGrid(node, list, byNs, col, positions) {
+    const slots = this.slotsOf(this.gridSlots, node);
+    slots.keepOnly(new Set(list.map((ns) => ns.id)));
+    const fresh = list.filter((ns) => !slots.has(ns.id));
+    for (const ns of list) if (slots.has(ns.id)) slots.claim(ns.id);
+    for (const ns of fresh) slots.claim(ns.id);
+    const rows = gridRows(slots.owner.length);
+    for (const ns of list) {
+      const k = slots.claim(ns.id);
+      const at = { x: col.x - col.dir * Math.floor(k / rows) * CELL_W, y: (k % rows) * CELL_H };
+      const ifs = byNs.get(ns.id) || [];
+      const wired = ifs.filter((i) => !isLoopback(i));
+      if (!ifs.length) positions.set(ns.id, at);
+      wired.forEach((iface, j) => positions.set(iface.id, { x: at.x, y: at.y + j * LINE }));
+    }
   }
 
   /** A namespace's interfaces in one row: centred around x, or left-aligned from x. */

@@ -5,6 +5,8 @@ import { DemoPanel } from './demo.js';
 import { LabPage, startPage } from './labpage.js';
 import { listen } from './live.js';
 import { PodActions } from './pods.js';
+import { SearchBar } from './search.js';
+import { renderTextView } from './textview.js';
 import { TracePanel } from './trace.js';
 import { Transcript } from './transcript.js';
 
@@ -32,12 +34,38 @@ function start() {
     pick: (id) => graph.select(id),
   });
 
+  const textEl = document.getElementById('text-view');
+  const textBtn = document.getElementById('text-view-toggle');
+  const search = new SearchBar(
+    graph,
+    {
+      input: document.getElementById('search'),
+      node: document.getElementById('node-filter'),
+      count: document.getElementById('search-count'),
+    },
+    () => showText(),
+  );
+  const showText = () => {
+    if (!textEl.hidden) renderTextView(textEl, page.model, search.predicate());
+  };
+  const setText = (on) => {
+    textEl.hidden = !on;
+    textBtn.setAttribute('aria-pressed', String(on));
+    showText();
+  };
+  textBtn.addEventListener('click', () => setText(textEl.hidden));
+  document.getElementById('show-gw').addEventListener('change', (event) => {
+    graph.setGateways(event.target.checked);
+  });
+
   const demo = new DemoPanel(document.querySelector('.graph-pane'), graph, { readOnly });
   const source = page.follow({
     topology: (model) => {
       pods.setNodes(model.nodes);
       demo.highlight();
+      search.setNodes(model.nodes);
       trace.setModel(model);
+      showText();
     },
     calls: (records) => {
       const newest = transcript.merge(records);
@@ -77,12 +105,18 @@ function start() {
   page.addKeys({
     p: () => setPresent(!document.body.classList.contains('present')),
     n: () => demo.next(),
+    t: () => setText(textEl.hidden),
+    '/': (event) => {
+      event.preventDefault();
+      document.getElementById('search').focus();
+    },
     Escape: () => {
       if (document.body.classList.contains('present')) setPresent(false);
+      else if (graph.focused) graph.focus(null);
     },
   });
 
-  page.expose({ transcript, trace, demo });
+  page.expose({ transcript, trace, search, demo });
 }
 
 startPage(start);

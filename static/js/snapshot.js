@@ -3,9 +3,14 @@
 // Input nodes: {type: "namespace", kind, name, label, node, pod, routes, neighbours, error}
 // and {type: "interface", ns, name, kind, mac, mtu, operstate, up, addresses, master, peer,
 // network, fdb}. Edges ("edges" since networkx 3.4, "links" before): kind "member",
-// "veth" (underlay: true between nodes and the underlay) and "bridge-port" (port, bridge).
+// "veth" (underlay: true between nodes and the underlay), "bridge-port" (port, bridge),
+// and the routes: "route" (a node's namespace -> the next hop's interface on another
+// node: cidr, cidrs, via, dev) and "default-route" (a pod's namespace -> its gateway).
 
 import { nsId, portEdgeId, vethEdgeId } from './ids.js';
+
+/** A route drawn from the namespace that holds it to its next hop (or gateway). */
+export const routeEdgeId = (source, target) => `e:route:${source}|${target}`;
 
 export const natural = (a, b) => String(a).localeCompare(String(b), undefined, { numeric: true });
 
@@ -20,16 +25,27 @@ export function parseSnapshot(data) {
   const edges = [];
   for (const e of (data && (data.edges || data.links)) || []) {
     if (e.kind === 'member') continue; // drawn as containment
-    if (!interfaces.has(e.source) || !interfaces.has(e.target)) continue;
-    if (e.kind === 'bridge-port') {
+    const wires = interfaces.has(e.source) && interfaces.has(e.target);
+    if (e.kind === 'bridge-port' && wires) {
       const port = e.port || e.source;
       const bridge = e.bridge || e.target;
       edges.push({ id: portEdgeId(port), kind: 'bridge-port', source: port, target: bridge });
-    } else if (e.kind === 'veth') {
+    } else if (e.kind === 'veth' && wires) {
       const [a, b] = [e.source, e.target].sort();
       const kinds = [a, b].map((i) => namespaces.get(nsId(interfaces.get(i).ns))?.kind);
       const underlay = Boolean(e.underlay) || kinds.includes('underlay');
       edges.push({ id: vethEdgeId(a, b), kind: 'veth', source: a, target: b, underlay });
+    } else if (e.kind === 'route' || e.kind === 'default-route') {
+      const [source, target] = namespaces.has(e.source) ? [e.source, e.target] : [e.target, e.source];
+      if (!namespaces.has(source) || !interfaces.has(target)) continue;
+      const route = { id: routeEdgeId(source, target), kind: e.kind, source, target };
+      route.via = e.via || '';
+      route.dev = e.dev || '';
+      if (e.kind === 'route') {
+        route.cidrs = e.cidrs || [e.cidr];
+        route.label = routeLabel(route);
+      }
+      edges.push(route);
     }
   }
   const nodes = new Set();
@@ -44,6 +60,13 @@ export function parseSnapshot(data) {
     edges,
     nodes: [...nodes].sort(natural),
   };
+}
+
+/** "10.244.1.0/24 via 192.168.56.12 dev eth1" (and "+N" more destinations). */
+export function routeLabel(route) {
+  const [first, ...more] = route.cidrs || [];
+  const extra = more.length ? ` (+${more.length})` : '';
+  return `${first}${extra} via ${route.via}${route.dev ? ` dev ${route.dev}` : ''}`;
 }
 
 /** Interfaces of one namespace, by namespace id. */

@@ -1,11 +1,14 @@
-// The graph's stylesheet: colours per namespace kind, edges per kind, and a larger
-// variant for projectors (presentation mode).
+// The graph's stylesheet: colours per namespace kind, edges per kind (routes among
+// them), what a filter or focus dims, and a larger variant for projectors
+// (presentation mode). Level of detail by zoom: a label smaller than LOD_PX on screen
+// is not drawn (a 500-pod lab, fitted, shows boxes, wires and the nodes' names).
 
 import { IF_H, IF_W } from './layout.js';
 
 export const KIND_COLOURS = {
   node: { line: '#2563eb', fill: '#eff6ff', text: '#1e40af' },
   pod: { line: '#059669', fill: '#ecfdf5', text: '#065f46' },
+  group: { line: '#059669', fill: '#d1fae5', text: '#065f46' },
   underlay: { line: '#d97706', fill: '#fffbeb', text: '#92400e' },
   internet: { line: '#7c3aed', fill: '#f5f3ff', text: '#5b21b6' },
   host: { line: '#64748b', fill: '#f8fafc', text: '#334155' },
@@ -16,6 +19,10 @@ const CABLE = '#ea580c';
 const PORT = '#2563eb';
 const SELECTED = '#e11d48';
 const RELATED = '#f59e0b';
+const ROUTE = '#0d9488';
+const MASQ = '#7c3aed';
+const HIT = '#f59e0b';
+const LOD_PX = 6;
 /** The packet tracer's colours: the request leg and the reply leg (also in cnilab.css). */
 export const LEG_COLOURS = { request: '#e11d48', reply: '#0891b2' };
 const SANS = 'system-ui, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", sans-serif';
@@ -39,7 +46,7 @@ export function graphStyle({ present = false } = {}) {
       selector: 'node',
       style: {
         'font-family': SANS,
-        'min-zoomed-font-size': 0,
+        'min-zoomed-font-size': LOD_PX,
         'text-wrap': 'wrap',
         label: 'data(label)',
       },
@@ -71,7 +78,7 @@ export function graphStyle({ present = false } = {}) {
         'text-valign': 'top',
         'text-halign': 'center',
         'text-margin-y': -3,
-        'font-size': px(13),
+        'font-size': px(17),
         'font-weight': 'bold',
         'corner-radius': 10,
         width: IF_W,
@@ -91,7 +98,7 @@ export function graphStyle({ present = false } = {}) {
         'background-color': '#ffffff',
         'border-width': present ? 3 : 2,
         'font-family': MONO,
-        'font-size': px(12),
+        'font-size': px(16),
         color: '#0f172a',
         'text-valign': 'center',
         'text-halign': 'center',
@@ -121,6 +128,23 @@ export function graphStyle({ present = false } = {}) {
         color: '#991b1b',
       },
     },
+    {
+      selector: 'node[type = "namespace"][kind = "group"]',
+      style: {
+        'text-valign': 'center',
+        'text-margin-y': 0,
+        'border-style': 'double',
+        'border-width': 4,
+        width: IF_W + 16,
+        height: IF_H + 14,
+        'font-size': px(12),
+        'text-max-width': `${IF_W + 10}px`,
+      },
+    },
+    {
+      selector: 'node[?masq]',
+      style: { 'border-color': MASQ, 'border-style': 'double', 'border-width': present ? 7 : 6 },
+    },
     { selector: 'node.quiet', style: { display: 'none' } },
     {
       selector: 'edge',
@@ -141,6 +165,63 @@ export function graphStyle({ present = false } = {}) {
         'target-arrow-color': PORT,
         'arrow-scale': present ? 1 : 0.8,
       },
+    },
+    {
+      selector: 'edge[kind = "group-port"]',
+      style: {
+        'line-color': PORT,
+        width: present ? 6 : 4,
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': PORT,
+        label: 'data(label)',
+        'font-size': px(11),
+        'text-background-color': '#ffffff',
+        'text-background-opacity': 1,
+        'min-zoomed-font-size': LOD_PX,
+      },
+    },
+    {
+      selector: 'edge[kind = "route"]',
+      style: {
+        'curve-style': 'unbundled-bezier',
+        'control-point-distances': 70,
+        'control-point-weights': 0.5,
+        'line-color': ROUTE,
+        width: present ? 4 : 3,
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': ROUTE,
+        label: 'data(label)',
+        'font-family': MONO,
+        'font-size': px(15),
+        color: '#134e4a',
+        'text-background-color': '#f0fdfa',
+        'text-background-opacity': 1,
+        'text-background-padding': '3px',
+        'text-border-color': ROUTE,
+        'text-border-width': 1,
+        'text-border-opacity': 1,
+        'min-zoomed-font-size': LOD_PX,
+        'z-index': 5,
+      },
+    },
+    {
+      selector: 'edge[kind = "default-route"]',
+      style: {
+        display: 'none',
+        'curve-style': 'unbundled-bezier',
+        'control-point-distances': 30,
+        'line-color': ROUTE,
+        'line-style': 'dotted',
+        width: 2,
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': ROUTE,
+      },
+    },
+    { selector: 'edge[kind = "default-route"].shown', style: { display: 'element' } },
+    { selector: '.dim', style: { opacity: 0.15 } },
+    {
+      selector: 'node[type = "namespace"].hit',
+      style: { 'border-color': HIT, 'border-width': present ? 5 : 4 },
     },
     {
       selector: 'node:selected',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { ifId, nodeBoxId, nsId } from '../js/ids.js';
-import { LINE, Layout, ROW, Slots } from '../js/layout.js';
+import { IF_H, LINE, Layout, ROW, Slots } from '../js/layout.js';
 import { parseSnapshot } from '../js/snapshot.js';
 import { addPod, twoNodeLab } from './lab.mjs';
 
@@ -95,10 +95,11 @@ describe('Layout', () => {
     assert.ok(x('lab-node1', 'cni0') < x('lab-underlay', 'br0'));
     assert.ok(x('lab-underlay', 'br0') < x('lab-node2', 'cni0'));
     assert.ok(x('lab-node2', 'cni0') < x('lab-db', 'eth0'));
-    // the node's uplink is level with its port on the switch
+    // node1's uplink is level with its port on the switch; the ports sit one above the other
     const y = (ns, i) => positions.get(ifId(ns, i)).y;
     assert.equal(y('lab-node1', 'eth0'), y('lab-underlay', 'to-node1'));
-    assert.equal(y('lab-node2', 'eth0'), y('lab-underlay', 'to-node2'));
+    assert.equal(x('lab-underlay', 'to-node1'), x('lab-underlay', 'to-node2'));
+    assert.ok(y('lab-underlay', 'to-node2') - y('lab-underlay', 'to-node1') > IF_H);
   });
 
   test('with three nodes the columns go left to right, the switch above them', () => {
