@@ -6,7 +6,8 @@ created, changed or removed, and in which namespace. It is how the transcript sh
 what a CNI call did (lab.live.call_changes).
 
     {"op": "created"|"changed"|"removed", "kind": "netns"|"link"|"address"|"route"|
-     "neighbour"|"fdb"|"nft", "netns": name, "what": "eth0", "detail": "veth, up"}
+     "neighbour"|"fdb"|"nft", "netns": name, "what": "eth0", "detail": "veth, up",
+     "ref": "if:<netns>:<ifname>"}   # links and FDB entries: the interface concerned
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def _lists(kind: str, netns: str, old: Any, new: Any, key: Any, show: Any = None
     return out
 
 
+def _fdb_state(e: dict[str, Any]) -> str:
+    return str(e.get("state", ""))
+
+
 def _state(n: dict[str, Any]) -> str:
     return f"{n.get('mac', '')} {n.get('state', '')}".strip()
 
@@ -96,22 +101,19 @@ def _interface(op: str, old: dict[str, Any] | None, new: dict[str, Any] | None) 
     netns, name = str(node.get("ns", "")), str(node.get("name", ""))
     out = []
     if op != "changed":
-        out.append(_change(op, "link", netns, name, _link_detail(node)))
+        out.append({**_change(op, "link", netns, name, _link_detail(node)), "ref": node["id"]})
     else:
         assert old is not None and new is not None
         moved = [f for f in LINK_FIELDS if old.get(f) != new.get(f)]
         if moved:
-            out.append(
-                _change(
-                    "changed", "link", netns, name, _link_detail(new) + f" ({', '.join(moved)})"
-                )
-            )
+            detail = _link_detail(new) + f" ({', '.join(moved)})"
+            out.append({**_change("changed", "link", netns, name, detail), "ref": node["id"]})
     old, new = old or {}, new or {}
     addrs = _lists("address", netns, old.get("addresses"), new.get("addresses"), str)
     out += [{**a, "detail": f"dev {name}"} for a in addrs]
-    out += _lists(
-        "fdb", netns, old.get("fdb"), new.get("fdb"), _fdb_key, lambda e: e.get("state", "")
-    )
+    fdb = _lists("fdb", netns, old.get("fdb"), new.get("fdb"), _fdb_key, _fdb_state)
+    ports = {_fdb_key(e): e.get("port") for e in [*(old.get("fdb") or ()), *(new.get("fdb") or ())]}
+    out += [{**c, "ref": str(ports.get(c["what"]) or "")} for c in fdb]
     return out
 
 

@@ -74,7 +74,10 @@ def test_demo_mode_pauses_between_steps(tmp_path: Path) -> None:
         shown = run(state, "pod", "add", "slow", "--demo", "0.2").stdout
         assert "bridge-ready" in shown and "veth-created" in shown  # steps echoed live
         (rec,) = json.loads(run(state, "calls", "--json", "--limit", "1").stdout)
-        assert json.loads(rec["stdin"])["runtimeConfig"] == {"demo": {"delay": 0.2}}
+        demo = json.loads(rec["stdin"])["runtimeConfig"]["demo"]
+        assert demo["delay"] == 0.2 and demo["manual"] is False
+        assert demo["events"].endswith("/events.sock")  # the runtime's channel, gone now
+        assert not os.path.exists(demo["events"])
         assert rec["ms"] > 6 * 200  # six steps, each followed by a pause
         log = (state / "nodes" / "node1" / "pycni.log").read_text()
         steps = [line.split("step ")[1].split()[0] for line in log.splitlines() if " step " in line]
