@@ -78,7 +78,7 @@ export class Course {
     this.lastReport = null;
     if (this.el.hintBtn) this.el.hintBtn.addEventListener('click', () => this.showHint());
     if (this.el.check) this.el.check.addEventListener('click', () => this.check());
-    if (this.el.reload) this.el.reload.addEventListener('click', () => this.loadFile());
+    if (this.el.reload) this.el.reload.addEventListener('click', () => this.reloadFile());
     if (this.el.verdict) this.el.verdict.addEventListener('click', () => this.revealReport());
     if (this.el.tokenHint) this.el.tokenHint.hidden = hasToken();
     if (this.el.tools) {
@@ -189,7 +189,7 @@ export class Course {
       return;
     }
     this.el.filePath.textContent = file.path;
-    this.el.reload.hidden = !file.exists || this.canEdit;
+    this.el.reload.hidden = !file.exists;
     if (file.exists && this.canEdit) {
       await this.openEditor();
       return;
@@ -220,6 +220,13 @@ export class Course {
       );
     }
     this.el.file.replaceChildren(h('div', { class: 'start-card', 'data-testid': 'not-started' }, ...parts));
+  }
+
+  /** Read the file from disk again (after an edit elsewhere); unsaved edits are asked about. */
+  async reloadFile() {
+    if (!this.editor) return this.loadFile();
+    if (this.editor.dirty && !window.confirm('Drop your unsaved edits and load the file from disk?')) return null;
+    return this.editor.load().catch((e) => this.showError(`Could not read your file: ${e.message}`));
   }
 
   async openEditor() {
