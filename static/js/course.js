@@ -16,7 +16,7 @@ import {
 } from './api.js';
 import { clear, h, setLessonHTML } from './dom.js';
 import { Editor, diffView } from './editor.js';
-import { namedObjects } from './objects.js';
+import { elementsFromGraph, namedObjects } from './objects.js';
 
 const WHICH_NAMES = { workspace: 'your file', starter: 'the starter', solution: 'the reference solution' };
 const STATUS = {
@@ -452,7 +452,7 @@ export class Course {
       return this.assertionItem(a, status, hint);
     });
     if (failed && this.graph) {
-      const elements = this.graph.cy.nodes().map((n) => n.data());
+      const elements = elementsFromGraph(this.graph.cy.nodes().map((n) => n.data()));
       this.lighten(namedObjects(`${failed.name} ${failed.message}`, elements));
     }
     clear(this.el.report).append(

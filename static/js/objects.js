@@ -42,3 +42,19 @@ export function namedObjects(text, elements) {
   }
   return [...hits];
 }
+
+/**
+ * The elements namedObjects reads, from the graph's node data: names and namespaces
+ * from the ids (ids.js: "ns:<netns>", "if:<netns>:<ifname>"), the address from the label.
+ */
+export function elementsFromGraph(datas) {
+  return datas.map((d) => {
+    const lines = String(d.label ?? '').split('\n');
+    if (d.type === 'interface') {
+      const [, ns, ...name] = d.id.split(':');
+      return { id: d.id, type: 'interface', ns, name: name.join(':').split(' ')[0], addresses: lines.slice(1) };
+    }
+    if (d.type === 'namespace') return { id: d.id, type: 'namespace', name: d.id.slice(3), label: lines[0] };
+    return { id: d.id, type: d.type };
+  });
+}

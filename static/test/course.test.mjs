@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { lineSplitter } from '../js/api.js';
-import { namedObjects, words } from '../js/objects.js';
+import { elementsFromGraph, namedObjects, words } from '../js/objects.js';
 import { commandsOf } from '../js/runblocks.js';
 
 const elements = [
@@ -44,4 +44,18 @@ test('the line splitter keeps a half line for the next chunk', () => {
   assert.deepEqual(feed('{"a":1}\n{"b"'), ['{"a":1}']);
   assert.deepEqual(feed(':2}\n\n'), ['{"b":2}']);
   assert.deepEqual(feed(''), []);
+});
+
+test('the graph\'s node data read as elements', () => {
+  const got = elementsFromGraph([
+    { id: 'ns:px-web', type: 'namespace', label: 'web' },
+    { id: 'if:px-web:eth0', type: 'interface', label: 'eth0\n10.244.0.9/24' },
+    { id: 'if:px-node1:eth1', type: 'interface', label: 'eth1 · masq' },
+  ]);
+  assert.deepEqual(got, [
+    { id: 'ns:px-web', type: 'namespace', name: 'px-web', label: 'web' },
+    { id: 'if:px-web:eth0', type: 'interface', ns: 'px-web', name: 'eth0', addresses: ['10.244.0.9/24'] },
+    { id: 'if:px-node1:eth1', type: 'interface', ns: 'px-node1', name: 'eth1', addresses: [] },
+  ]);
+  assert.deepEqual(namedObjects('pod web: eth0', got), ['ns:px-web', 'if:px-web:eth0']);
 });
