@@ -16,57 +16,25 @@ import ipaddress
 import json
 import socket
 import struct
-import subprocess
-import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 from lab.cluster.plan import Node, Plan
 from lab.exercises.checker import Checker
+from lab.exercises.student_call import FunctionRun
 from lab.kernel.netns import run_in_netns
-from lab.pycni.launcher import import_paths
 from lab.runtime.pods import Runtime
 
 BRIDGE = "cni0"
 DECOY, DECOY_ADDRESS = "decoy0", "10.99.0.1/24"
 ODD_CIDR = "10.244.5.128/25"  # not a /24, and its .1 is not its gateway
 
-RUNNER = """
-import json, runpy, sys, traceback
-sys.path[:0] = json.loads(sys.argv[3])
-path, cidr = sys.argv[1], sys.argv[2]
-try:
-    runpy.run_path(path, run_name="cnilab_step")["setup_node"](cidr)
-except BaseException as e:
-    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
-    where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine else ""
-    print(json.dumps({"type": type(e).__name__, "error": f"{type(e).__name__}: {e}{where}"}))
-    sys.exit(1)
-"""
-
 RTM_NAMES = {17: "removed link", 20: "added address", 21: "removed address"}
 RTMGRP_LINK, RTMGRP_IPV4_IFADDR = 0x1, 0x10
 
 
-class Run(NamedTuple):
-    ok: bool
-    error: str
-    kind: str  # the exception's type name when it failed
-
-
-def run_setup(c: Checker, netns: str, pod_cidr: str) -> Run:
+def run_setup(c: Checker, netns: str, pod_cidr: str) -> FunctionRun:
     """setup_node(pod_cidr) in a child process inside `netns`."""
-    argv = [sys.executable, "-I", "-c", RUNNER, str(c.file), pod_cidr, json.dumps(import_paths())]
-    try:
-        done = c.sh(netns, *argv, timeout=30)
-    except subprocess.TimeoutExpired:
-        return Run(False, "setup_node did not return within 30 s", "Timeout")
-    if done.returncode == 0:
-        return Run(True, "", "")
-    try:
-        failure = json.loads(done.stdout.strip().splitlines()[-1])
-        return Run(False, failure["error"], failure["type"])
-    except (ValueError, IndexError, KeyError):
-        return Run(False, (done.stderr or done.stdout)[-400:], "crash")
+    return c.run_function("setup_node", pod_cidr, netns=netns)
 
 
 def links(c: Checker, netns: str) -> dict[str, dict[str, Any]]:

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
-import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 from lab.cluster.plan import Node, Plan
 from lab.exercises.checker import Checker
-from lab.pycni.launcher import import_paths
+from lab.exercises.student_call import FunctionRun
 from lab.runtime.pods import Pod
 
 # Someone else's routes on every node: a service range via a node's address (kube-proxy
@@ -28,53 +26,14 @@ from lab.runtime.pods import Pod
 DECOYS = (("10.96.0.0/16", 1, "static"), ("10.244.99.0/24", None, "boot"))
 BAD_CIDR = "10.244.7.5/24"  # a host address, not a network
 
-RUNNER = """
-import json, runpy, sys, traceback
-sys.path[:0] = json.loads(sys.argv[4])
-path, me, nodes = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-try:
-    runpy.run_path(path, run_name="cnilab_step")["reconcile_routes"](me, nodes)
-except BaseException as e:
-    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
-    where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine else ""
-    print(json.dumps({"type": type(e).__name__, "error": f"{type(e).__name__}: {e}{where}"}))
-    sys.exit(1)
-"""
-
-
-class Run(NamedTuple):
-    ok: bool
-    error: str
-    kind: str  # the exception's type name when it failed
-
 
 def cluster(*nodes: Node) -> list[dict[str, str]]:
     """The node list as a controller sees it (kindnet reads it from the API server)."""
     return [{"name": n.name, "pod_cidr": n.pod_cidr, "address": n.underlay_ip} for n in nodes]
 
 
-def run_reconcile(c: Checker, node: Node, nodes: list[dict[str, str]]) -> Run:
-    argv = [
-        sys.executable,
-        "-I",
-        "-c",
-        RUNNER,
-        str(c.file),
-        node.name,
-        json.dumps(nodes),
-        json.dumps(import_paths()),
-    ]
-    try:
-        done = c.sh(node.netns, *argv, timeout=30)
-    except subprocess.TimeoutExpired:
-        return Run(False, "reconcile_routes did not return within 30 s", "Timeout")
-    if done.returncode == 0:
-        return Run(True, "", "")
-    try:
-        failure = json.loads(done.stdout.strip().splitlines()[-1])
-        return Run(False, failure["error"], failure["type"])
-    except (ValueError, IndexError, KeyError):
-        return Run(False, (done.stderr or done.stdout)[-400:], "crash")
+def run_reconcile(c: Checker, node: Node, nodes: list[dict[str, str]]) -> FunctionRun:
+    return c.run_function("reconcile_routes", node.name, nodes, netns=node.netns)
 
 
 def reconcile_all(c: Checker, nodes: list[Node], why: str) -> None:

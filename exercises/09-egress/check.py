@@ -14,13 +14,11 @@ node must survive, and a host address must be refused before anything changes.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 from lab.cluster.plan import Node, Plan
 from lab.exercises.checker import Checker
-from lab.pycni.launcher import import_paths
+from lab.exercises.student_call import FunctionRun
 from lab.runtime.pods import Pod
 from lab.trace.hops import Hop
 from lab.trace.tracer import Trace, trace
@@ -34,39 +32,9 @@ DECOY = (
 )
 BAD_CIDR = "10.244.0.1/24"  # a host address, not a network
 
-RUNNER = """
-import json, runpy, sys, traceback
-sys.path[:0] = json.loads(sys.argv[3])
-path, cidrs = sys.argv[1], json.loads(sys.argv[2])
-try:
-    runpy.run_path(path, run_name="cnilab_step")["ensure_masquerade"](cidrs)
-except BaseException as e:
-    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
-    where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine else ""
-    print(json.dumps({"type": type(e).__name__, "error": f"{type(e).__name__}: {e}{where}"}))
-    sys.exit(1)
-"""
 
-
-class Run(NamedTuple):
-    ok: bool
-    error: str
-    kind: str  # the exception's type name when it failed
-
-
-def run_masquerade(c: Checker, node: Node, cidrs: list[str]) -> Run:
-    argv = [sys.executable, "-I", "-c", RUNNER, str(c.file), json.dumps(cidrs)]
-    try:
-        done = c.sh(node.netns, *argv, json.dumps(import_paths()), timeout=30)
-    except subprocess.TimeoutExpired:
-        return Run(False, "ensure_masquerade did not return within 30 s", "Timeout")
-    if done.returncode == 0:
-        return Run(True, "", "")
-    try:
-        failure = json.loads(done.stdout.strip().splitlines()[-1])
-        return Run(False, failure["error"], failure["type"])
-    except (ValueError, IndexError, KeyError):
-        return Run(False, (done.stderr or done.stdout)[-400:], "crash")
+def run_masquerade(c: Checker, node: Node, cidrs: list[str]) -> FunctionRun:
+    return c.run_function("ensure_masquerade", cidrs, netns=node.netns)
 
 
 def run_on(c: Checker, nodes: list[Node], members: list[Node], why: str) -> None:

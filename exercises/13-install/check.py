@@ -16,14 +16,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from lab.cluster.plan import Node, Plan
 from lab.exercises.checker import Checker
-from lab.pycni.launcher import import_paths
+from lab.exercises.student_call import FunctionRun
 from lab.runtime.confs import read_candidates, select_network
 from lab.runtime.pods import Runtime
 
@@ -36,48 +35,11 @@ DECOYS = {  # what a node's conf dir often holds besides the lab's own files
 }
 BAD_TYPE = "../escape"
 
-RUNNER = """
-import json, runpy, sys, traceback
-sys.path[:0] = json.loads(sys.argv[3])
-path, args = sys.argv[1], json.loads(sys.argv[2])
-try:
-    print(json.dumps(runpy.run_path(path, run_name="cnilab_step")["install"](*args)))
-except BaseException as e:
-    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
-    where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine else ""
-    print(json.dumps({"type": type(e).__name__, "error": f"{type(e).__name__}: {e}{where}"}))
-    sys.exit(1)
-"""
 
-
-class Run(NamedTuple):
-    ok: bool
-    answer: Any
-    error: str
-    kind: str  # the exception's type name when it failed
-
-
-def run_install(c: Checker, lab: Plan, node: Node, plugin: Path, plugin_type: str) -> Run:
+def run_install(c: Checker, lab: Plan, node: Node, plugin: Path, plugin_type: str) -> FunctionRun:
     facts = {"name": node.name, "pod_cidr": node.pod_cidr, "ipam_dir": node.ipam_dir}
     args = [str(plugin), plugin_type, facts, lab.bin_dir, node.conf_dir, sys.executable]
-    argv = [sys.executable, "-I", "-c", RUNNER, str(c.file), json.dumps(args)]
-    try:
-        done = subprocess.run(
-            [*argv, json.dumps(import_paths())],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return Run(False, None, "install did not return within 30 s", "Timeout")
-    try:
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return Run(False, None, (done.stderr or done.stdout)[-400:], "crash")
-    if done.returncode == 0:
-        return Run(True, answer, "", "")
-    return Run(False, None, answer.get("error", "?"), answer.get("type", "?"))
+    return c.run_function("install", *args)
 
 
 def files(folder: str) -> dict[str, bytes]:

@@ -36,6 +36,7 @@ from lab.exercises.answers import CheckFailed
 from lab.exercises.catalog import Exercise, get_exercise
 from lab.exercises.cleanup import NodeLinks, remove_pod
 from lab.exercises.failures import crash_since, name_the_plugin
+from lab.exercises.student_call import FunctionRun, run_function
 from lab.exercises.workspace import Workspace
 from lab.kernel.netns import create_netns, delete_netns, list_netns, set_loopback_up
 from lab.runtime.journal import Journal
@@ -288,6 +289,13 @@ class Checker:
         """A fresh folder under the lab's state dir, removed when the check ends."""
         assert self._tmp is not None, "tempdir() is for use inside a check"
         return Path(tempfile.mkdtemp(prefix="t", dir=self._tmp))
+
+    def run_function(
+        self, name: str, *args: Any, netns: str | None = None, file: Path | None = None
+    ) -> FunctionRun:
+        """`name(*args)` of the student's file (or `file`) in a child process, inside
+        `netns` when given; a crash comes back with the student's line, never raised."""
+        return run_function(file or self.file, name, list(args), netns)
 
     # -- looking at the kernel -------------------------------------------------------------
     def sh(self, netns: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
