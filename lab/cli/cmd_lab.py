@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import click
 
 from lab.cli.main import Exit, Lab, fail, pass_lab
 from lab.cluster import build
-from lab.cluster.plan import PlanError, make_plan
+from lab.cluster.plan import DEFAULT_PREFIX, PlanError, make_plan
 from lab.live.status import status_of
 
 
 @click.command()
 @click.option("--nodes", default=2, show_default=True, help="How many nodes (1-9).")
-@click.option("--prefix", default="cnilab", show_default=True, help="Namespace name prefix.")
+@click.option(
+    "--prefix",
+    default=lambda: os.environ.get("CNILAB_PREFIX", DEFAULT_PREFIX),
+    show_default=f"{DEFAULT_PREFIX} or $CNILAB_PREFIX",
+    help="Namespace name prefix (a lab of one's own beside another, as tests need).",
+)
 @click.option(
     "--reference-plugins",
     is_flag=True,
