@@ -6,8 +6,6 @@ back from the kernel, and host-local's reservation from the student's data dir."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
@@ -18,40 +16,13 @@ from lab.exercises.checker import Checker
 
 NETWORK, BRIDGE, SUBNET = "ex03net", "ex03br", "10.99.33.0/28"  # not the lesson's values
 GATEWAY = "10.99.33.1"
-DRIVER = """
-import importlib.util, json, sys, traceback
-job = json.loads(sys.stdin.read())
-try:
-    spec = importlib.util.spec_from_file_location("by_hand", sys.argv[1])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    print(json.dumps({"value": getattr(mod, job["fn"])(*job["args"])}))
-except BaseException as e:
-    where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == sys.argv[1]]
-    line = f" (line {where[-1].lineno}: {where[-1].line})" if where else ""
-    print(json.dumps({"error": f"{type(e).__name__}: {e}"[:300] + line}))
-"""
 
 
 def _run(c: Checker, fn: str, *args: Any) -> Any:
     """The student's `fn(*args)`, run in node1's namespace as a runtime there would."""
-    done = subprocess.run(
-        [
-            *("nsenter", f"--net={c.plan.node('node1').netns_path}", "--"),
-            *(sys.executable, "-I", "-c", DRIVER, str(c.file)),
-        ],
-        input=json.dumps({"fn": fn, "args": args}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    try:
-        out = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        out = {"error": f"it printed {done.stdout[-200:]!r} {done.stderr[-200:]}"}
-    c.expect("error" not in out, f"your {fn} raised {out.get('error')}")
-    return out["value"]
+    run = c.run_function(fn, *args, netns=c.plan.node("node1").netns)
+    c.expect(run.ok, f"your {fn} failed: {run.error}")
+    return run.answer
 
 
 def _call(c: Checker, plugin: str, env: dict, conf: dict) -> tuple[int, dict]:
