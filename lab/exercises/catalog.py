@@ -11,6 +11,12 @@ exercises/06-add/
                      copied, to prepare the lab for the step (a troubleshooting step hides
                      a random fault there). It must be safe to run again.
 
+A README's "## What to run" blocks are typed one line at a time (the page's Run button;
+tests/exercises/test_what_to_run.py runs them as written): one command per line (or
+several split by `;`), `#` starts a comment, no other shell syntax (pipes, redirections,
+here-documents, `$`, globs), and a command the lesson means to fail ends in
+`# fails: why`; every other command must exit 0.
+
 Hints are a ladder: each `### Hint N: <title>` section has three rungs, introduced by
 the lines `#### Concept`, `#### Where in the API` and `#### Code`, in that order; the
 student asks for them one at a time. A hint written before the ladder (no rungs) reads

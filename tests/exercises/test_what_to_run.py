@@ -1,0 +1,289 @@
+"""Every lesson's "What to run" blocks work exactly as written (issue 15, part 7).
+
+A student types each line of the block into a terminal (the course page's Run button
+types one line at a time), so a block is read the way catalog.py's docstring says:
+one command per line, `;` between commands, `#` to the end of the line a comment, a
+command the lesson expects to fail marked with a trailing `# fails: why`, and no other
+shell syntax (no pipes, redirections, here-documents, `$` or globs), since a line must
+run as an argument list.
+
+Each step runs in a lab of its own, brought up as the student's is (`cnilab up`) under
+a unique $CNILAB_PREFIX and $CNILAB_STATE_DIR, with HOME a fresh folder. The lab's
+defaults, as a lesson names them, stand for this lab: `~` is HOME, a path under
+/run/cnilab lies in the state dir, and a namespace `cnilab-NAME` is `<prefix>-NAME`.
+Once `cnilab exercise start N` has copied the starter, the step's reference solution is
+copied over it, as if the student had written it, so `cnilab exercise check N` passes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab.cluster import build
+from lab.cluster.plan import DEFAULT_PREFIX, DEFAULT_STATE_DIR, load_plan
+from lab.exercises.catalog import Exercise, all_exercises, get_exercise
+from lab.kernel.netns import list_netns
+
+EXERCISES = all_exercises()
+BIN = Path(sys.executable).parent  # the venv's cnilab, as a student's PATH has it
+SECTION_RE = re.compile(r"^#{2,3} .*what to run", re.I)
+HEADING_RE = re.compile(r"^#{1,3} ")
+FAILS_RE = re.compile(r"^fails\s*:\s*\S", re.I)
+SHELL_ONLY = set("|&<>()$`*?{}\\")  # what only a shell would make sense of
+NETNS_WORD_RE = re.compile(rf"^{DEFAULT_PREFIX}-([a-z0-9][a-z0-9-]*)$")
+TIMEOUT = 300  # a check on a loaded machine; a hung command fails, it does not hang CI
+
+
+class LessonSyntaxError(ValueError):
+    """A line of a block that cannot run as an argument list."""
+
+
+@dataclass(frozen=True)
+class Command:
+    line: str  # as the lesson writes it
+    argv: tuple[str, ...]
+    fails: bool  # the lesson says it fails (`# fails: why`)
+
+
+def what_to_run(readme: str) -> list[str]:
+    """The lines of every fenced block under a "What to run" heading (level 2 or 3),
+    up to the next heading of level 1 to 3: the blocks the page gives Run buttons."""
+    lines: list[str] = []
+    in_section = in_block = False
+    for line in readme.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+        elif in_block:
+            if in_section:
+                lines.append(line)
+        elif HEADING_RE.match(line):
+            in_section = bool(SECTION_RE.match(line))
+    return lines
+
+
+def _split_line(line: str) -> tuple[list[str], str]:
+    """The `;`-separated parts of a line and its comment, quotes respected; any other
+    character only a shell would act on is refused."""
+    parts, part, quote, i = [], "", "", 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (not part or part[-1].isspace()):
+            return [*parts, part], line[i + 1 :].strip()
+        elif ch == ";":
+            parts.append(part)
+            part, i = "", i + 1
+            continue
+        elif ch in SHELL_ONLY:
+            raise LessonSyntaxError(f"{line!r}: {ch!r} needs a shell; one command per line")
+        part += ch
+        i += 1
+    if quote:
+        raise LessonSyntaxError(f"{line!r}: unclosed quote")
+    return [*parts, part], ""
+
+
+def parse_commands(lines: list[str]) -> list[Command]:
+    commands = []
+    for line in lines:
+        parts, comment = _split_line(line)
+        argvs = [shlex.split(p) for p in parts]
+        argvs = [a for a in argvs if a]
+        if not argvs:
+            continue
+        fails = bool(FAILS_RE.match(comment))
+        for n, argv in enumerate(argvs):
+            commands.append(Command(line.strip(), tuple(argv), fails and n == len(argvs) - 1))
+    return commands
+
+
+@dataclass(frozen=True)
+class StudentLab:
+    """Where the student's lab and workspace are, as the CLI finds them in the env."""
+
+    home: Path
+    state_dir: Path
+    prefix: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CNILAB_")}
+        return {
+            **env,
+            "HOME": str(self.home),
+            "CNILAB_STATE_DIR": str(self.state_dir),
+            "CNILAB_PREFIX": self.prefix,
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        }
+
+    def word(self, word: str) -> str:
+        """A word of the lesson, with the lab's defaults standing for this lab."""
+        if word == "~" or word.startswith("~/"):
+            return str(self.home) + word[1:]
+        default = str(DEFAULT_STATE_DIR)
+        if word == default or word.startswith(default + "/"):
+            return str(self.state_dir) + word[len(default) :]
+        match = NETNS_WORD_RE.match(word)
+        return f"{self.prefix}-{match.group(1)}" if match else word
+
+    def run(self, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+        words = [self.word(w) for w in argv]
+        program = shutil.which(words[0], path=self.env["PATH"])
+        if program is None:
+            return subprocess.CompletedProcess(words, 127, "", f"{words[0]}: command not found")
+        return subprocess.run(
+            [program, *words[1:]],
+            env=self.env,
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+
+    def as_if_written(self, argv: tuple[str, ...]) -> None:
+        """After `cnilab exercise start N`: the step's solution over the starter."""
+        if argv[:3] != ("cnilab", "exercise", "start") or len(argv) < 4:
+            return
+        ex = get_exercise(argv[3])
+        shutil.copyfile(ex.solution, self.home / "cnilab-work" / ex.folder.name / ex.file)
+
+    def namespaces(self) -> list[str]:
+        """Namespaces of this lab and of its checks' throwaway labs (`<prefix>s...`)."""
+        return [ns for ns in list_netns() if ns.startswith(self.prefix)]
+
+
+@pytest.fixture
+def student(tmp_path: Path) -> Iterator[StudentLab]:
+    home = tmp_path / "home"
+    home.mkdir()
+    lab = StudentLab(home, tmp_path / "state", f"wr{uuid.uuid4().hex[:8]}")
+    try:
+        up = lab.run(("cnilab", "up"))
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield lab
+    finally:
+        down = lab.run(("cnilab", "down"))
+        build.down(load_plan(lab.state_dir))  # whatever a failed `down` left
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert lab.namespaces() == [], "namespaces left after `cnilab down`"
+        assert not lab.state_dir.exists(), "`cnilab down` left the lab's state dir"
+
+
+def _outcome(cmd: Command, out: subprocess.CompletedProcess[str]) -> str | None:
+    """Why this command did not do what the lesson says, or None."""
+    said = f"$ {cmd.line}\n  exit {out.returncode}\n{_tail(out.stdout)}{_tail(out.stderr)}"
+    if "Traceback (most recent call last)" in out.stdout + out.stderr:
+        return f"a traceback, not an error message:\n{said}"
+    if cmd.fails and out.returncode == 0:
+        return f"the lesson says this fails, but it exited 0:\n{said}"
+    if not cmd.fails and out.returncode != 0:
+        return f"failed (mark it `# fails: why` if the lesson means it to):\n{said}"
+    return None
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "".join(f"  | {line}\n" for line in kept)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
+def test_what_to_run_works_as_written(student: StudentLab, ex: Exercise) -> None:
+    commands = parse_commands(what_to_run(ex.readme))
+    assert commands, f"{ex.folder.name}: no command under What to run"
+    problems = []
+    for cmd in commands:
+        out = student.run(cmd.argv)
+        problem = _outcome(cmd, out)
+        if problem:
+            problems.append(problem)
+        elif not cmd.fails:
+            student.as_if_written(cmd.argv)
+    assert not problems, f"{ex.folder.name}:\n" + "\n".join(problems)
+
+
+# The reader of blocks itself: a test of lessons is only as good as its parser.
+
+
+def test_a_block_is_read_line_by_line_with_comments_and_semicolons() -> None:
+    readme = (
+        "## Goal\n```sh\nnot this\n```\n## What to run\ntext\n```sh\n"
+        "cnilab exercise start 6   # copies the starter\n"
+        "# a whole-line comment\n\n"
+        "cnilab pod add a; cnilab pod add b\n"
+        "cnilab pod check a   # fails: its address is gone\n"
+        "cnilab exec a -- echo 'a # b; c'\n"
+        "```\n### What to run on node2\n```\ncnilab status\n```\n## Hints\n```sh\nno\n```\n"
+    )
+    assert parse_commands(what_to_run(readme)) == [
+        Command(
+            "cnilab exercise start 6   # copies the starter",
+            ("cnilab", "exercise", "start", "6"),
+            False,
+        ),
+        Command("cnilab pod add a; cnilab pod add b", ("cnilab", "pod", "add", "a"), False),
+        Command("cnilab pod add a; cnilab pod add b", ("cnilab", "pod", "add", "b"), False),
+        Command(
+            "cnilab pod check a   # fails: its address is gone",
+            ("cnilab", "pod", "check", "a"),
+            True,
+        ),
+        Command(
+            "cnilab exec a -- echo 'a # b; c'",
+            ("cnilab", "exec", "a", "--", "echo", "a # b; c"),
+            False,
+        ),
+        Command("cnilab status", ("cnilab", "status"), False),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cnilab calls -v | less",
+        "cat > ~/net.json <<'EOF'",
+        "cnilab up && cnilab status",
+        "ls /run/cnilab/*",
+        "echo $HOME",
+        "cnilab exec a -- echo 'unclosed",
+    ],
+)
+def test_shell_syntax_in_a_block_is_a_defect_of_the_lesson(line: str) -> None:
+    with pytest.raises(LessonSyntaxError):
+        parse_commands([line])
+
+
+def test_a_comment_that_only_mentions_failing_does_not_mark_the_command() -> None:
+    (cmd,) = parse_commands(["cnilab pod check mine   # now CHECK should fail"])
+    assert not cmd.fails
+
+
+def test_the_lab_defaults_a_lesson_names_stand_for_the_test_lab(tmp_path: Path) -> None:
+    lab = StudentLab(tmp_path / "home", tmp_path / "state", "wrabc")
+    assert (
+        lab.word("~/cnilab-work/06-add/plugin.py")
+        == f"{tmp_path}/home/cnilab-work/06-add/plugin.py"
+    )
+    assert lab.word("/run/cnilab/nodes/node2/net.d") == f"{tmp_path}/state/nodes/node2/net.d"
+    assert lab.word("/run/cnilabx") == "/run/cnilabx"
+    assert lab.word("cnilab-try2") == "wrabc-try2"
+    assert lab.word("/tmp/cnilab-try2.log") == "/tmp/cnilab-try2.log"
+    assert lab.word("cnilab") == "cnilab"
+    assert lab.env["HOME"] == str(tmp_path / "home")
+    assert lab.env["PATH"].split(os.pathsep)[0] == str(BIN)
