@@ -9,22 +9,17 @@ and is never asked for. Kernel changes go through pyroute2, sysctls and nft's JS
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import json
 import random
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from pyroute2 import NetlinkError
 
 from lab.cluster.node_setup import NAT_CHAIN, NAT_TABLE
 from lab.cluster.plan import Node, Plan
 from lab.exercises.health import ScenePod, host_end
 from lab.kernel.netns import iproute_in, run_in_netns
-from lab.kernel.nftables import _nft, match, prefix, run_nft
+from lab.kernel.nftables import match, prefix, run_nft
 from lab.kernel.sysctl import write_sysctl
 
 FIREWALL_TABLE = "filter"  # the name iptables-nft gives its table: nothing gives it away
@@ -309,47 +304,3 @@ def fault(key: str) -> Fault:
         if f.key == key:
             return f
     raise KeyError(key)
-
-
-def _table(name: str) -> list[dict[str, Any]]:
-    """`nft -j list table ip NAME` in this thread's namespace ([] when there is none)."""
-    argv = [_nft(), "-j", "list", "table", "ip", name]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    if proc.returncode != 0:
-        return []
-    return [i for i in json.loads(proc.stdout).get("nftables", []) if "metainfo" not in i]
-
-
-def remove_firewall(node: Node) -> None:
-    """Take out the firewall fault's rule, and its table when nothing else is in it."""
-
-    def work() -> None:
-        items = _table(FIREWALL_TABLE)
-        rules = [i["rule"] for i in items if "rule" in i]
-        chains = {i["chain"]["name"] for i in items if "chain" in i}
-        ours = [r["handle"] for r in rules if r.get("expr") == firewall_expr(node)]
-        where = {"family": "ip", "table": FIREWALL_TABLE, "chain": FIREWALL_CHAIN}
-        batch: list[dict[str, Any]] = [{"delete": {"rule": {**where, "handle": h}}} for h in ours]
-        if items and len(ours) == len(rules) and chains <= {FIREWALL_CHAIN}:
-            batch = [{"delete": {"table": {"family": "ip", "name": FIREWALL_TABLE}}}]
-        if batch:
-            run_nft(batch)
-
-    run_in_netns(node.netns_path, work)
-
-
-def remove_extra_pod_routes(plan: Plan, node: Node, keep: set[str]) -> None:
-    """Delete the node's routes into the pod network other than `keep` (stale CIDRs)."""
-    net = _net(plan.pod_network)
-    with iproute_in(node.netns_path) as (ipr, _):
-        for r in ipr.get_routes(family=2, table=254):
-            dst, length = r.get_attr("RTA_DST"), r["dst_len"]
-            if dst is None or not length:
-                continue
-            cidr = f"{dst}/{length}"
-            if _net(cidr).subnet_of(net) and cidr not in keep:
-                try:
-                    ipr.route("del", dst=dst, dst_len=length, table=254)
-                except NetlinkError as e:  # gone meanwhile
-                    if e.code != errno.ESRCH:
-                        raise

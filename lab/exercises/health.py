@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,8 +189,23 @@ def state_findings(plan: Plan, pods: list[ScenePod], ids: dict[str, str | None])
 
 # -- traffic ----------------------------------------------------------------------------
 def ping(netns: str, address: str, size: int = 56) -> bool:
-    argv = ["ping", "-c1", "-W1", "-s", str(size), address]
+    """One reply within 2 s, asking every 0.2 s: a neighbour entry that failed a moment
+    ago, or a carrier that is just coming up, does not read as a fault."""
+    argv = ["ping", "-c1", "-w2", "-i0.2", "-s", str(size), address]
     return sh(netns, *argv, timeout=5).returncode == 0
+
+
+def settle(plan: Plan, pods: list[ScenePod], timeout: float = 3.0) -> None:
+    """Wait (bounded) until every link of the step's pods that is set up has its carrier:
+    the kernel reports a veth's carrier a little after `ip link set ... up`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [x for p in pods for x in ip_json(p.netns, "link", "show", "eth0")[:1]]
+        found += [e for p in pods if (e := host_end(p, plan.node(p.node)))]
+        coming = [x for x in found if "UP" in x.get("flags", []) and x.get("operstate") != "UP"]
+        if not coming:
+            return
+        time.sleep(0.1)
 
 
 def seen_source(src_netns: str, dst_netns: str, address: str) -> str:
@@ -213,6 +229,7 @@ def seen_source(src_netns: str, dst_netns: str, address: str) -> str:
 
 def traffic_findings(plan: Plan, pods: list[ScenePod]) -> list[str]:
     """The first thing the step's pods cannot do that a healthy lab does (or [])."""
+    settle(plan, pods)
     for pod in pods:
         gateway = plan.node(pod.node).gateway
         if not ping(pod.netns, gateway):

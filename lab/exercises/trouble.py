@@ -30,7 +30,8 @@ from pathlib import Path
 from lab.cluster import build
 from lab.cluster.plan import Plan
 from lab.exercises.cleanup import remove_pod
-from lab.exercises.faults import Target, faults_of, remove_extra_pod_routes, remove_firewall
+from lab.exercises.fault_repair import remove_extra_pod_routes, remove_firewall
+from lab.exercises.faults import Target, faults_of
 from lab.exercises.health import ScenePod, state_findings, traffic_findings
 from lab.runtime.pods import PodError, Runtime
 
