@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
-from scapy.layers.l2 import Ether
-
+from lab.trace.layers import ICMP, IP, TCP, UDP, Ether, IPerror
 from lab.trace.probe import Probe
 
 REQUEST, REPLY = "request", "reply"

@@ -17,11 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from scapy.layers.inet import ICMP
-from scapy.packet import Raw
-
 from lab.kernel.netns import run_in_netns
 from lab.trace.capture import netns_path
+from lab.trace.layers import ICMP, Raw
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 MARK = b"cnilab-trace:"
