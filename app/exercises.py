@@ -132,7 +132,7 @@ def file(step: str) -> Any:
 @bp.post("/api/exercises/<step>/start")
 def start(step: str) -> Any:
     """Copy the starter; a step with a start hook also prepares the lab (it must be up)."""
-    from lab.exercises.start_hook import has_start, run_start
+    from lab.exercises.start_hook import StartError, has_start, run_start
 
     ex = _exercise(step)
     workspace = Workspace()
@@ -143,7 +143,10 @@ def start(step: str) -> Any:
         path, copied = workspace.start(ex)
     except WorkspaceError as e:
         raise APIError(f"cannot use your workspace: {e.strerror}", 409) from None
-    prepared = run_start(ex, plan, path.parent) if plan is not None else False
+    try:
+        prepared = run_start(ex, plan, path.parent) if plan is not None else False
+    except StartError as e:
+        raise APIError(f"cannot prepare the lab for this step: {e}", 409) from None
     return jsonify(
         {
             "path": str(path),

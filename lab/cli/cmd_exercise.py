@@ -108,7 +108,7 @@ def hint(number: str, which: int | None) -> None:
 def start(lab: Lab, number: str) -> None:
     """Copy step N's starter into your workspace (never over your work); any step can
     be a starting point: what it builds on comes from the reference when not yours."""
-    from lab.exercises.start_hook import has_start, run_start
+    from lab.exercises.start_hook import StartError, has_start, run_start
 
     ex = _exercise(number)
     workspace = Workspace()
@@ -129,7 +129,10 @@ def start(lab: Lab, number: str) -> None:
         plan = lab.plan()
         if plan is None:
             fail(f"this step prepares the lab: `cnilab up`, then `cnilab exercise start {ex.slug}`")
-        run_start(ex, plan, path.parent)  # type: ignore[arg-type]
+        try:
+            run_start(ex, plan, path.parent)  # type: ignore[arg-type]
+        except StartError as e:
+            fail(f"cannot prepare the lab for this step: {e}")
         click.echo("the lab is prepared for this step")
     click.echo(f"read the lesson: cnilab exercise show {ex.slug}")
     click.echo(f"when ready:      cnilab exercise check {ex.slug}")
@@ -193,3 +196,18 @@ def _print_report(ex: Exercise, file: Path, report: Report) -> None:
         "passed!" if report.passed else "not yet",
         fg="green" if report.passed else "red",
     )
+
+
+@exercise.command("stop")
+@click.argument("number")
+@pass_lab
+def stop(lab: Lab, number: str) -> None:
+    """Give up on a step that prepared the lab (a hidden fault): undo what it did."""
+    from lab.exercises.start_hook import run_stop
+
+    ex = _exercise(number)
+    plan = lab.require_plan()
+    if run_stop(ex, plan):
+        click.echo(f"step {ex.number} ({ex.slug}): the lab is as it was before the step")
+    else:
+        click.echo(f"step {ex.number} ({ex.slug}) prepares nothing in the lab: nothing to undo")

@@ -33,6 +33,7 @@ from lab.exercises.cleanup import remove_pod
 from lab.exercises.fault_repair import remove_extra_pod_routes, remove_firewall
 from lab.exercises.faults import Target, faults_of
 from lab.exercises.health import ScenePod, state_findings, traffic_findings
+from lab.exercises.start_hook import StartError
 from lab.runtime.pods import PodError, Runtime
 
 RECORD = "trouble.json"
@@ -40,7 +41,7 @@ STEPS = {"trouble-pods": "t10-", "trouble-cluster": "t15-"}  # slug -> its pods'
 Chooser = Callable[[list[Target]], Target]
 
 
-class TroubleError(RuntimeError):
+class TroubleError(StartError):
     """The step cannot start: the lab is not one a fault can be hidden in."""
 
 

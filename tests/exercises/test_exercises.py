@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from lab.cluster.plan import Plan
 from lab.exercises.catalog import RUNGS, Exercise, all_exercises
 from lab.exercises.checker import run_check
+from lab.exercises.start_hook import run_start, run_stop
 from lab.kernel.netns import list_netns
 
 pytestmark = pytest.mark.root
@@ -71,8 +74,20 @@ def _left_over(plan: Plan) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
-def test_check_fails_on_the_starter(plan: Plan, ex: Exercise) -> None:
-    report = run_check(ex, plan, ex.starter)
+@contextmanager
+def started(ex: Exercise, plan: Plan, workspace_dir: Path) -> Iterator[None]:
+    """The step as a student meets it: its start hook run (a troubleshooting step hides
+    its fault), and undone afterwards, so a failing check leaves no fault to the next."""
+    run_start(ex, plan, workspace_dir)
+    try:
+        yield
+    finally:
+        run_stop(ex, plan)
+
+
+def test_check_fails_on_the_starter(plan: Plan, ex: Exercise, tmp_path: Path) -> None:
+    with started(ex, plan, tmp_path):
+        report = run_check(ex, plan, ex.starter)
     assert not report.passed
     failed = [a for a in report.assertions if a.passed is False]
     assert len(failed) == 1 and failed[0].message
@@ -82,11 +97,14 @@ def test_check_fails_on_the_starter(plan: Plan, ex: Exercise) -> None:
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
 def test_check_passes_on_the_solution_and_leaves_only_what_it_keeps(
-    plan: Plan, ex: Exercise
+    plan: Plan, ex: Exercise, tmp_path: Path
 ) -> None:
     before = _left_over(plan)
-    seen = []
-    report = run_check(ex, plan, ex.solution, progress=lambda a: seen.append((a.name, a.passed)))
+    seen: list[tuple[str, bool | None]] = []
+    with started(ex, plan, tmp_path):
+        report = run_check(
+            ex, plan, ex.solution, progress=lambda a: seen.append((a.name, a.passed))
+        )
     assert report.passed, [a for a in report.assertions if not a.passed]
     assert all(a.passed for a in report.assertions)
     assert seen == [x for a in report.assertions for x in ((a.name, None), (a.name, True))]
