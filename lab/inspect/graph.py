@@ -23,10 +23,10 @@ from typing import Any
 
 import networkx as nx
 
+from lab.inspect.dump import FdbEntry, Interface, NamespaceDump, Route
 from lab.inspect.namespaces import NetnsRef
 from lab.inspect.owners import INTERNET, NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
-from lab.inspect.read import FdbEntry, Interface, NamespaceDump, Route
 from lab.inspect.routes import Place, route_edges
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.cluster.plan import Plan
+from lab.inspect.dump import NamespaceDump
 from lab.inspect.graph import NamespaceView, Snapshot, build_graph
 from lab.inspect.namespaces import (
     HOST,
@@ -40,7 +41,7 @@ from lab.inspect.namespaces import (
 )
 from lab.inspect.owners import NODE, Owner, Owners, read_pod_records
 from lab.inspect.peers import resolve_veth_peers
-from lab.inspect.read import NamespaceDump, read_namespace
+from lab.inspect.read import read_namespace
 from lab.inspect.sockets import SocketPool
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
-"""One raw NETLINK_ROUTE socket, spoken to with pyroute2's message classes.
+"""One raw NETLINK_ROUTE socket: requests encoded once by pyroute2, replies as bytes.
 
-Requests are built and replies decoded by pyroute2 (`ifinfmsg`, `rtmsg`, ... and
-`MarshalRtnl`); only the framing loop is ours, so that a plain `socket.socket` can be
+Requests are built by pyroute2's message classes (`ifinfmsg`, `rtmsg`, ...), once; the
+replies come back as raw messages, which decode.py reads (pyroute2's decoding was most
+of a snapshot's time). The framing loop is ours, so that a plain `socket.socket` can be
 used: it stays in the namespace it was created in whatever thread reads it, needs one
 file descriptor and no event loop (see sockets.py for why not `IPRoute`).
 
@@ -17,7 +18,6 @@ import os
 import select
 import socket
 import struct
-from collections.abc import Callable, Iterable
 
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg
 from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
@@ -28,8 +28,9 @@ from pyroute2.netlink.rtnl import (
     RTNLGRP_LINK,
     RTNLGRP_NEIGH,
 )
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+
+from lab.inspect.decode import NLMSG_HDRLEN, attributes
 
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
@@ -42,8 +43,8 @@ DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a fe
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
 _SEQ = struct.Struct("I")
-_NLA = struct.Struct("HH")  # length, type
-NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+NETNSA_NSID = 1
+RTGENMSG_LEN = 4  # nsidmsg's fixed part: family and padding
 
 
 def netlink_route_socket() -> socket.socket:
@@ -54,53 +55,18 @@ def netlink_route_socket() -> socket.socket:
 
 
 class Request:
-    """A request encoded once by pyroute2; only its sequence number changes per use.
+    """A request encoded once by pyroute2; only its sequence number changes per use."""
 
-    `keep`, when given, names the attribute types worth decoding: the others are cut
-    out of each reply before pyroute2 decodes it (a link carries ~45 attributes and
-    decoding them all is most of the time a dump takes). `skip(data, offset)` may
-    drop whole replies unread, by their fixed header.
-    """
-
-    def __init__(
-        self,
-        msg: nlmsg,
-        msg_type: int,
-        dump: bool = True,
-        keep: Iterable[int] | None = None,
-        skip: Callable[[bytes, int], bool] | None = None,
-    ) -> None:
+    def __init__(self, msg: nlmsg, msg_type: int, dump: bool = True) -> None:
         msg["header"]["type"] = msg_type
         msg["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         msg.encode()
         data = bytes(msg.data)
         self._head, self._tail = data[:8], data[12:]  # around the sequence number
         self.dump = dump
-        self._fixed = _HEADER.size + msg.get_size() if keep is not None else 0
-        self._keep = frozenset(keep) if keep is not None else None
-        self.skip = skip
 
     def with_seq(self, seq: int) -> bytes:
         return self._head + _SEQ.pack(seq) + self._tail
-
-    def trim(self, data: bytes, offset: int, length: int) -> bytes:
-        """One reply, without the attributes this request does not decode."""
-        if self._keep is None:
-            return data[offset : offset + length]
-        start = (offset + self._fixed + 3) & ~3
-        parts = [data[offset + _HEADER.size : start]]
-        pos, end = start, offset + length
-        while pos + _NLA.size <= end:
-            nla_len, nla_type = _NLA.unpack_from(data, pos)
-            if nla_len < _NLA.size:
-                break
-            step = (nla_len + 3) & ~3
-            if nla_type & NLA_TYPE_MASK in self._keep:
-                parts.append(data[pos : pos + step])
-            pos += step
-        body = b"".join(parts)
-        _, kind, flags, seq, port = _HEADER.unpack_from(data, offset)
-        return _HEADER.pack(_HEADER.size + len(body), kind, flags, seq, port) + body
 
 
 class RouteSocket:
@@ -110,7 +76,6 @@ class RouteSocket:
         self._sock = sock
         self._poll = select.poll()
         self._poll.register(sock.fileno(), select.POLLIN)
-        self._marshal = MarshalRtnl()
         self._seq = 0
         self.events = False  # a notification was seen (and skipped) since the last drain
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
@@ -126,8 +91,9 @@ class RouteSocket:
     def close(self) -> None:
         self._sock.close()
 
-    def dump(self, request: Request) -> list[nlmsg]:
-        """Every object the kernel returns for a dump request, retried if interrupted."""
+    def dump(self, request: Request) -> list[bytes]:
+        """Every message the kernel returns for a dump request (header included),
+        retried if interrupted."""
         for _ in range(DUMP_ATTEMPTS):
             try:
                 return self._exchange(request)
@@ -143,10 +109,13 @@ class RouteSocket:
         msg = nsidmsg()
         msg["attrs"] = [("NETNSA_FD", netns_fd)]
         reply = self._exchange(Request(msg, RTM_GETNSID, dump=False))
-        nsid = reply[0].get_attr("NETNSA_NSID") if reply else None
-        if nsid is None or nsid >= 0x80000000:  # NETNSA_NSID_NOT_ASSIGNED is -1
+        if not reply:
             return None
-        return nsid
+        value = attributes(reply[0], NLMSG_HDRLEN + RTGENMSG_LEN, len(reply[0])).get(NETNSA_NSID)
+        if value is None or len(value) < 4:
+            return None
+        nsid = struct.unpack_from("i", value)[0]
+        return nsid if nsid >= 0 else None  # NETNSA_NSID_NOT_ASSIGNED is -1
 
     def listen(self) -> None:
         """Join the link, neighbour (ARP and FDB), IPv4 address and route groups."""
@@ -167,12 +136,12 @@ class RouteSocket:
                     raise
             seen = True
 
-    def _exchange(self, request: Request) -> list[nlmsg]:
+    def _exchange(self, request: Request) -> list[bytes]:
         self._seq = self._seq % 0x7FFFFFFF + 1
         seq = self._seq
         self._sock.send(request.with_seq(seq))
         port = self._sock.getsockname()[0]
-        replies: list[nlmsg] = []
+        replies: list[bytes] = []
         interrupted = False
         while True:
             if not self._poll.poll(REPLY_TIMEOUT_MS):
@@ -203,9 +172,6 @@ class RouteSocket:
                     if interrupted:
                         raise NetlinkDumpInterrupted()
                     return replies
-                if request.skip is not None and request.skip(data, here):
-                    continue
-                raw = request.trim(data, here, length)
-                replies.extend(self._marshal.parse(raw))
+                replies.append(data[here : here + length])
                 if not request.dump:
                     return replies

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
+from lab.inspect.dump import Interface, NamespaceDump
 from lab.inspect.namespaces import NetnsKey
-from lab.inspect.read import Interface, NamespaceDump
 
 IfRef = tuple[NetnsKey, int]  # (namespace, ifindex)
 NsidOf = Callable[[NetnsKey, NetnsKey], "int | None"]

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lab.inspect.dump import NamespaceDump, Route
 from lab.inspect.owners import NODE, POD
-from lab.inspect.read import NamespaceDump, Route
 
 
 @dataclass(frozen=True)

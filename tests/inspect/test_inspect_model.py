@@ -1,18 +1,13 @@
-"""The inspector's pure parts, without root: owners, veth pairing, the graph, trimming."""
+"""The inspector's pure parts, without root: owners, veth pairing, the graph, routes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pyroute2.netlink.rtnl import RTM_GETLINK, RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-
 from lab.cluster.plan import make_plan
 from lab.inspect.graph import NamespaceView, Snapshot, build_graph, if_id, ns_id
 from lab.inspect.namespaces import NetnsRef
-from lab.inspect.netlink import Request
 from lab.inspect.owners import Owners, read_pod_records
 from lab.inspect.peers import resolve_veth_peers
 from lab.inspect.read import Address, FdbEntry, Interface, NamespaceDump, Route
@@ -171,31 +166,6 @@ def test_graph_ids_edges_and_attributes() -> None:
     assert {e["kind"] for e in data["edges"]} == {"member", "bridge-port", "veth", "default-route"}
     assert g.edges[pod, cni0] == {"kind": "default-route", "via": "10.244.0.1", "dev": "eth0"}
     assert snap.same_content(Snapshot(2, 1.0, 0.0, build_graph(*_views())))
-
-
-def test_request_trims_the_attributes_it_does_not_decode() -> None:
-    reply = ifinfmsg()
-    reply["index"] = 3
-    reply["attrs"] = [
-        ("IFLA_IFNAME", "veth1"),
-        ("IFLA_TXQLEN", 1000),
-        ("IFLA_MTU", 1500),
-        ("IFLA_GROUP", 0),
-        ("IFLA_MASTER", 2),
-    ]
-    reply["header"]["type"] = RTM_NEWLINK
-    reply.encode()
-    order = [item[0] for item in ifinfmsg.nla_map]
-    request = Request(
-        ifinfmsg(), RTM_GETLINK, keep=[order.index("IFLA_IFNAME"), order.index("IFLA_MASTER")]
-    )
-    data = b"pad!" + bytes(reply.data)
-    trimmed = request.trim(data, 4, len(reply.data))
-    (msg,) = MarshalRtnl().parse(trimmed)
-    assert msg["index"] == 3
-    assert [name for name, _ in msg["attrs"]] == ["IFLA_IFNAME", "IFLA_MASTER"]
-    assert msg.get("ifname") == "veth1" and msg.get("master") == 2
-    assert len(request.with_seq(7)) == len(request.with_seq(8))
 
 
 def _place(name: str, kind: str, node: str, ips: dict[str, str], routes: list[Route]) -> Place:
