@@ -33,15 +33,6 @@ RUNNING = threading.Lock()
 DONE = object()
 
 
-def record(workspace: Workspace, ex: Exercise, report: Any, checked: str) -> None:
-    """As the plain Check does, plus the passing text (if the file is still that text)."""
-    if report.passed:
-        workspace.record_pass(ex)
-        if workspace.read(ex) == checked:
-            workspace.keep_passed(ex, checked)
-    workspace.record_failure(ex, None if report.passed else report.hint_number)
-
-
 def run(ex: Exercise, path: Path, which: str, checked: str | None, out: queue.Queue[Any]) -> None:
     from lab.exercises.checker import run_check
 
@@ -58,7 +49,7 @@ def run(ex: Exercise, path: Path, which: str, checked: str | None, out: queue.Qu
         try:
             report = run_check(ex, plan, path, workspace=workspace, progress=progress)
             if which == "workspace" and checked is not None:
-                record(workspace, ex, report, checked)
+                workspace.record_check(ex, report.passed, report.hint_number, checked)
             out.put({"event": "report", **report.to_dict()})
         except Exception as e:  # the stream must end with a word, never hang
             app.logger.error("check of step %s failed", ex.number, exc_info=e)

@@ -183,11 +183,10 @@ def check(step: str) -> Any:
     which = text(json_body(optional=True), "which", "workspace")
     path = _path(ex, which)
     workspace = Workspace()
+    checked = workspace.read(ex) if which == "workspace" else None
     report = run_check(ex, get_lab().require_plan(), path, workspace=workspace)
     if which == "workspace":
-        if report.passed:
-            workspace.record_pass(ex)
-        workspace.record_failure(ex, None if report.passed else report.hint_number)
+        workspace.record_check(ex, report.passed, report.hint_number, checked)
     data = report.to_dict()
     data["hint_html"] = ""  # a hint is shown only when asked for (POST .../hint)
     return jsonify(data)

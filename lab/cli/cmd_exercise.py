@@ -162,11 +162,11 @@ def check(lab: Lab, number: str, plugin_file: Path | None, solution: bool, as_js
         if not as_json and getattr(a, "passed", True) is None:
             click.echo(f"  ....  {getattr(a, 'name', '')}\r", nl=False)
 
+    own = not solution and plugin_file is None  # progress is about the student's own file
+    checked = workspace.read(ex) if own else None
     report = run_check(ex, plan, file, workspace=workspace, progress=progress)
-    if not solution and plugin_file is None:  # progress is about the student's own file
-        if report.passed:
-            workspace.record_pass(ex)
-        workspace.record_failure(ex, None if report.passed else report.hint_number)
+    if own:
+        workspace.record_check(ex, report.passed, report.hint_number, checked)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -286,6 +286,18 @@ class Workspace:
     def record_pass(self, ex: Exercise) -> None:
         self._update(lambda p: p["passed"].setdefault(ex.slug, round(time.time())))
 
+    def record_check(
+        self, ex: Exercise, passed: bool, hint: int | None, checked: str | None
+    ) -> None:
+        """The outcome of checking the student's file, whose text was `checked`: a pass is
+        recorded with that text (kept for the "last pass" diff, if the file still holds
+        it), a failure with the hint it points to."""
+        if passed:
+            self.record_pass(ex)
+            if checked is not None and self.read(ex) == checked:
+                self.keep_passed(ex, checked)
+        self.record_failure(ex, None if passed else hint)
+
     def record_failure(self, ex: Exercise, hint: int | None) -> None:
         """The hint of the assertion that failed: `hint` without a number climbs it."""
 
