@@ -42,6 +42,8 @@ HEADING_RE = re.compile(r"^#{1,3} ")
 FAILS_RE = re.compile(r"^fails\s*:\s*\S", re.I)
 SHELL_ONLY = set("|&<>()$`*?{}\\")  # what only a shell would make sense of
 NETNS_WORD_RE = re.compile(rf"^{DEFAULT_PREFIX}-([a-z0-9][a-z0-9-]*)$")
+# A command that crashed (an uncaught exception); `calls -v` may show a plugin's.
+CRASH_RE = re.compile(r"^Traceback \(most recent call last\):", re.M)
 TIMEOUT = 300  # a check on a loaded machine; a hung command fails, it does not hang CI
 
 
@@ -188,8 +190,8 @@ def student(tmp_path: Path) -> Iterator[StudentLab]:
 def _outcome(cmd: Command, out: subprocess.CompletedProcess[str]) -> str | None:
     """Why this command did not do what the lesson says, or None."""
     said = f"$ {cmd.line}\n  exit {out.returncode}\n{_tail(out.stdout)}{_tail(out.stderr)}"
-    if "Traceback (most recent call last)" in out.stdout + out.stderr:
-        return f"a traceback, not an error message:\n{said}"
+    if CRASH_RE.search(out.stderr):
+        return f"a crash, not an error message:\n{said}"
     if cmd.fails and out.returncode == 0:
         return f"the lesson says this fails, but it exited 0:\n{said}"
     if not cmd.fails and out.returncode != 0:
@@ -287,3 +289,22 @@ def test_the_lab_defaults_a_lesson_names_stand_for_the_test_lab(tmp_path: Path) 
     assert lab.word("cnilab") == "cnilab"
     assert lab.env["HOME"] == str(tmp_path / "home")
     assert lab.env["PATH"].split(os.pathsep)[0] == str(BIN)
+
+
+@pytest.mark.parametrize(
+    ("fails", "code", "stderr", "wrong"),
+    [
+        (False, 0, "", False),
+        (False, 1, "error: no lab is up", True),
+        (True, 1, "error: CHECK of mine/eth0 failed", False),
+        (True, 0, "", True),
+        (True, 1, "Traceback (most recent call last):\n  File ...\nKeyError: 'ips'", True),
+        (False, 1, "error: DEL failed: Traceback (most recent call last): ...", True),
+    ],
+)
+def test_a_command_does_what_the_lesson_says_or_is_reported(
+    fails: bool, code: int, stderr: str, wrong: bool
+) -> None:
+    cmd = Command("cnilab x", ("cnilab", "x"), fails)
+    out = subprocess.CompletedProcess(cmd.argv, code, "", stderr)
+    assert (_outcome(cmd, out) is not None) == wrong
