@@ -73,7 +73,6 @@ def _left_over(plan: Plan) -> dict[str, set[str]]:
     }
 
 
-@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
 @contextmanager
 def started(ex: Exercise, plan: Plan, workspace_dir: Path) -> Iterator[None]:
     """The step as a student meets it: its start hook run (a troubleshooting step hides
@@ -85,6 +84,7 @@ def started(ex: Exercise, plan: Plan, workspace_dir: Path) -> Iterator[None]:
         run_stop(ex, plan)
 
 
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
 def test_check_fails_on_the_starter(plan: Plan, ex: Exercise, tmp_path: Path) -> None:
     with started(ex, plan, tmp_path):
         report = run_check(ex, plan, ex.starter)
