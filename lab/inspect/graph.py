@@ -1,4 +1,4 @@
-"""The snapshot as a networkx graph, and its node-link JSON.
+"""The snapshot as node-link lists (its JSON), and as a networkx graph on demand.
 
 Nodes: namespaces, id "ns:<name>" (attrs: type "namespace", kind node|pod|underlay|
 internet|host|other, label, node, pod, routes, neighbours, error) and interfaces, id
@@ -12,6 +12,10 @@ Edges (an undirected `nx.Graph`): kind "member" (namespace - interface), "veth"
 another node (cidr, cidrs, via, dev), "default-route" from a pod's namespace to the
 interface holding its gateway (via, dev). Node namespaces also carry `masquerade`:
 the nftables rules that masquerade there (family, table, chain, handle, comment).
+
+`GraphBuilder` keeps each namespace's part (its nodes, member and bridge-port edges)
+and rebuilds only those whose inputs changed: at 2 x 250 pods a change in one pod
+costs one part, the veth pairing and the routes, not 500 parts.
 """
 
 from __future__ import annotations
@@ -57,19 +61,30 @@ class SnapshotDiff:
         return any((self.added, self.removed, self.changed, self.added_edges, self.removed_edges))
 
 
+Node = dict[str, Any]  # node-link: {"id": ..., **attrs}
+Edge = dict[str, Any]  # node-link: {"source": ..., "target": ..., **attrs}
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent reading. Treat `graph` as read-only: snapshots are shared."""
+    """One consistent reading, as node-link lists. Treat everything in it as read-only:
+    snapshots are shared, and a namespace that did not change shares its node dicts
+    with the snapshot before (so a diff compares them by identity first)."""
 
     seq: int
     taken_at: float  # time.time()
     took: float  # seconds spent reading and building
-    graph: nx.Graph = field(repr=False)
+    nodes: tuple[Node, ...] = field(repr=False)
+    edges: tuple[Edge, ...] = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = nx.node_link_data(self.graph, edges="edges")
-        data["graph"] = {"seq": self.seq, "taken_at": self.taken_at, "took": self.took}
-        return data
+        return {
+            "directed": False,
+            "multigraph": False,
+            "graph": {"seq": self.seq, "taken_at": self.taken_at, "took": self.took},
+            "nodes": list(self.nodes),
+            "edges": list(self.edges),
+        }
 
     def to_json(self) -> str:
         return self._json
@@ -78,34 +93,57 @@ class Snapshot:
     def _json(self) -> str:
         return json.dumps(self.to_dict())
 
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The same as a networkx graph, built on first use."""
+        g = nx.Graph()
+        g.add_nodes_from((n["id"], _attrs(n)) for n in self.nodes)
+        g.add_edges_from((e["source"], e["target"], _ends_cut(e)) for e in self.edges)
+        return g
+
+    @cached_property
+    def _by_id(self) -> dict[str, Node]:
+        return {n["id"]: n for n in self.nodes}
+
+    def node(self, node_id: str) -> dict[str, Any] | None:
+        """A node's attributes (with its "id"), or None."""
+        return self._by_id.get(node_id)
+
     def namespaces(self, kind: str | None = None) -> list[str]:
         return [
             d["name"]
-            for _, d in self.graph.nodes(data=True)
+            for d in self.nodes
             if d["type"] == "namespace" and (kind is None or d["kind"] == kind)
         ]
 
     def interface(self, ns: str, ifname: str) -> dict[str, Any] | None:
-        return self.graph.nodes.get(if_id(ns, ifname))
+        return self.node(if_id(ns, ifname))
 
     def same_content(self, other: Snapshot | None) -> bool:
         return other is not None and not self.diff(other)
 
     def diff(self, older: Snapshot) -> SnapshotDiff:
-        new, old = self.graph, older.graph
-        changed = tuple(n for n in new if n in old and new.nodes[n] != old.nodes[n])
-        new_edges, old_edges = _edge_set(new), _edge_set(old)
+        new, old = self._by_id, older._by_id
+        new_edges, old_edges = _edge_set(self.edges), _edge_set(older.edges)
         return SnapshotDiff(
             added=tuple(n for n in new if n not in old),
             removed=tuple(n for n in old if n not in new),
-            changed=changed,
+            changed=tuple(n for n in new if n in old and new[n] is not old[n] and new[n] != old[n]),
             added_edges=tuple(sorted(new_edges - old_edges)),
             removed_edges=tuple(sorted(old_edges - new_edges)),
         )
 
 
-def _edge_set(g: nx.Graph) -> set[tuple[str, str, str]]:
-    return {(*sorted((a, b)), d["kind"]) for a, b, d in g.edges(data=True)}  # type: ignore[misc]
+def _attrs(node: Node) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k != "id"}
+
+
+def _ends_cut(edge: Edge) -> dict[str, Any]:
+    return {k: v for k, v in edge.items() if k not in ("source", "target")}
+
+
+def _edge_set(edges: tuple[Edge, ...]) -> set[tuple[str, str, str]]:
+    return {(*sorted((e["source"], e["target"])), e["kind"]) for e in edges}  # type: ignore[misc]
 
 
 class _Index:
@@ -122,78 +160,137 @@ class _Index:
         return if_id(self.names[ref[0]], ifname) if ifname is not None else None
 
 
+@dataclass(frozen=True)
+class _Part:
+    """What one namespace adds to the graph, and what it was made from."""
+
+    inputs: tuple
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+
+class GraphBuilder:
+    """Builds the node-link lists of a snapshot, reusing each namespace's part while
+    what it is made of (its dump, owner, node, veth peers) stays the same: after a
+    change in one namespace, the others cost a comparison each."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, _Part] = {}
+
+    def build(
+        self, views: list[NamespaceView], peers: dict[IfRef, IfRef]
+    ) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+        index = _Index(views)
+        parts: dict[str, _Part] = {}
+        nodes: list[Node] = []
+        edges: dict[tuple[str, str], Edge] = {}
+        for view in sorted(views, key=lambda v: v.ref.name):
+            part = self._part(view, index, peers)
+            parts[view.ref.name] = part
+            nodes.extend(part.nodes)
+            for e in part.edges:
+                _add_edge(edges, e)
+        self._parts = parts
+        for end, peer in peers.items():
+            a, b = index.iface(end), index.iface(peer)
+            if a and b and a < b:
+                kinds = {index.kinds[end[0]], index.kinds[peer[0]]}
+                underlay = end[0] != peer[0] and kinds <= {NODE, UNDERLAY, INTERNET}
+                _add_edge(edges, {"kind": "veth", "underlay": underlay, "source": a, "target": b})
+        node_of = {n["name"]: n["node"] for n in nodes if n["type"] == "namespace"}
+        places = [Place(v.ref.name, v.owner.kind, node_of[v.ref.name], v.dump) for v in views]
+        for a, b, attrs in route_edges(places, if_id, ns_id):
+            _add_edge(edges, {**attrs, "source": a, "target": b})
+        return tuple(nodes), tuple(edges.values())
+
+    def _part(self, view: NamespaceView, index: _Index, peers: dict[IfRef, IfRef]) -> _Part:
+        key = view.ref.key
+        linked = tuple(
+            (i.index, index.iface(p))
+            for i in view.dump.interfaces
+            if (p := peers.get((key, i.index))) is not None
+        )
+        node = view.owner.node
+        if not node and view.owner.kind == POD:  # a pod without a record runs where its veth leads
+            found = (peers.get((key, i.index)) for i in view.dump.interfaces)
+            node = next((index.node_of[p[0]] for p in found if p and p[0] in index.node_of), "")
+        inputs = (view.dump, view.owner, node, linked)
+        old = self._parts.get(view.ref.name)
+        if old is not None and old.inputs[0] is view.dump and old.inputs[1:] == inputs[1:]:
+            return old
+        nodes, edges = _namespace_part(view, node, dict(linked))
+        return _Part(inputs, nodes, edges)
+
+
+def _add_edge(edges: dict[tuple[str, str], Edge], edge: Edge) -> None:
+    """One edge per pair, as in an undirected graph: a second one adds to the first."""
+    a, b = edge["source"], edge["target"]
+    key = (a, b) if a <= b else (b, a)
+    old = edges.get(key)
+    edges[key] = edge if old is None else {**old, **_ends_cut(edge)}
+
+
 def build_graph(views: list[NamespaceView], peers: dict[IfRef, IfRef]) -> nx.Graph:
-    g = nx.Graph()
-    index = _Index(views)
-    for view in sorted(views, key=lambda v: v.ref.name):
-        _add_namespace(g, view, index, peers)
-    for end, peer in peers.items():
-        a, b = index.iface(end), index.iface(peer)
-        if a and b and a < b:
-            kinds = {index.kinds[end[0]], index.kinds[peer[0]]}
-            underlay = end[0] != peer[0] and kinds <= {NODE, UNDERLAY, INTERNET}
-            g.add_edge(a, b, kind="veth", underlay=underlay)
-    places = [
-        Place(v.ref.name, v.owner.kind, g.nodes[ns_id(v.ref.name)]["node"], v.dump) for v in views
-    ]
-    for a, b, attrs in route_edges(places, if_id, ns_id):
-        g.add_edge(a, b, **attrs)
-    return g
+    """The graph of these namespaces at once (what a Snapshot's `graph` holds)."""
+    nodes, edges = GraphBuilder().build(views, peers)
+    return Snapshot(0, 0.0, 0.0, nodes, edges).graph
 
 
-def _add_namespace(
-    g: nx.Graph, view: NamespaceView, index: _Index, peers: dict[IfRef, IfRef]
-) -> None:
-    key, name, owner, dump = view.ref.key, view.ref.name, view.owner, view.dump
+def _namespace_part(
+    view: NamespaceView, node: str, peer_of: dict[int, str | None]
+) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+    name, owner, dump = view.ref.name, view.owner, view.dump
     dev = {i.index: i.name for i in dump.interfaces}
     nid = ns_id(name)
-    node = owner.node
-    if not node and owner.kind == POD:  # a pod without a record runs where its veth leads
-        found = (peers.get((key, i.index)) for i in dump.interfaces)
-        node = next((index.node_of[p[0]] for p in found if p and p[0] in index.node_of), "")
-    g.add_node(
-        nid,
-        type="namespace",
-        kind=owner.kind,
-        name=name,
-        label=owner.label or name,
-        node=node,
-        pod=_pod(owner.pod) if owner.pod else None,
-        routes=[_route(r, dev) for r in dump.routes],
-        neighbours=[
+    ns: Node = {
+        "type": "namespace",
+        "kind": owner.kind,
+        "name": name,
+        "label": owner.label or name,
+        "node": node,
+        "pod": _pod(owner.pod) if owner.pod else None,
+        "routes": [_route(r, dev) for r in dump.routes],
+        "neighbours": [
             {"ip": n.ip, "mac": n.mac, "dev": dev.get(n.index, ""), "state": n.state}
             for n in dump.neighbours
         ],
-        error=dump.error,
-    )
+        "error": dump.error,
+    }
     if owner.kind == NODE:
-        g.nodes[nid]["masquerade"] = [
+        ns["masquerade"] = [
             {"family": m.family, "table": m.table, "chain": m.chain, "handle": m.handle}
             | {"comment": m.comment}
             for m in dump.masquerade
         ]
+    ns["id"] = nid
+    nodes: list[Node] = [ns]
+    edges: list[Edge] = []
     addresses: dict[int, list[str]] = {}
     for a in dump.addresses:
         addresses.setdefault(a.index, []).append(a.cidr)
     networks = {a.ifname: a.network for a in owner.pod.attachments} if owner.pod else {}
     for iface in sorted(dump.interfaces, key=lambda i: i.index):
         iid = if_id(name, iface.name)
-        peer = peers.get((key, iface.index))
         attrs = _iface_attrs(iface, name)
         attrs.update(
             addresses=addresses.get(iface.index, []),
             master=if_id(name, dev[iface.master]) if iface.master in dev else None,
-            peer=index.iface(peer) if peer else None,
+            peer=peer_of.get(iface.index),
             network=networks.get(iface.name, ""),
         )
         if iface.kind == "bridge":
             attrs["fdb"] = [_fdb(e, name, dev) for e in dump.fdb if e.bridge == iface.index]
-        g.add_node(iid, **attrs)
-        g.add_edge(nid, iid, kind="member")
+        attrs["id"] = iid
+        nodes.append(attrs)
+        edges.append({"kind": "member", "source": nid, "target": iid})
     for iface in dump.interfaces:
         if iface.master in dev:
             port, bridge = if_id(name, iface.name), if_id(name, dev[iface.master])
-            g.add_edge(port, bridge, kind="bridge-port", port=port, bridge=bridge)
+            edges.append(
+                {"kind": "bridge-port", "port": port, "bridge": bridge}
+                | {"source": port, "target": bridge}
+            )
+    return tuple(nodes), tuple(edges)
 
 
 def _iface_attrs(iface: Interface, ns: str) -> dict[str, Any]:

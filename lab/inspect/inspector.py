@@ -28,7 +28,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.cluster.plan import Plan
 from lab.inspect.dump import NamespaceDump
-from lab.inspect.graph import NamespaceView, Snapshot, build_graph
+from lab.inspect.graph import GraphBuilder, NamespaceView, Snapshot
 from lab.inspect.namespaces import (
     HOST,
     HOST_PATH,
@@ -39,7 +39,7 @@ from lab.inspect.namespaces import (
     open_if_same,
     scan_netns,
 )
-from lab.inspect.owners import NODE, Owner, Owners, read_pod_records
+from lab.inspect.owners import NODE, Owner, Owners, PodRecords
 from lab.inspect.peers import resolve_veth_peers
 from lab.inspect.read import read_namespace
 from lab.inspect.sockets import SocketPool
@@ -68,6 +68,8 @@ class Inspector:
         self._nsids: dict[tuple[NetnsKey, NetnsKey], int] = {}
         self._no_nsid: dict[NetnsKey, set[NetnsKey]] = {}  # here -> those it gave no id
         self._owners = Owners(plan)
+        self._records = PodRecords()
+        self._builder = GraphBuilder()
         self._seq = 0
         self._last: Snapshot | None = None
         self._lock = threading.RLock()
@@ -106,8 +108,9 @@ class Inspector:
             todo |= set(self._refs) - set(self._dumps)
             for key in todo & set(self._refs):
                 dump = self._read(key)
-                dirty = dirty or dump != self._dumps.get(key)
-                self._dumps[key] = dump
+                if dump != self._dumps.get(key):  # an equal one stays: the graph reuses its part
+                    self._dumps[key] = dump
+                    dirty = True
                 self._no_nsid.pop(key, None)  # a new veth there may have numbered them
             if not (dirty or force) and self._last is not None:
                 return self._last
@@ -116,9 +119,10 @@ class Inspector:
                 for key, ref in self._refs.items()
             ]
             peers = resolve_veth_peers(self._dumps, self._nsid_of)
-            graph = build_graph(views, peers)
+            nodes, edges = self._builder.build(views, peers)
             self._seq += 1
-            self._last = Snapshot(self._seq, time.time(), time.perf_counter() - started, graph)
+            took = time.perf_counter() - started
+            self._last = Snapshot(self._seq, time.time(), took, nodes, edges)
             return self._last
 
     def close(self) -> None:
@@ -128,6 +132,7 @@ class Inspector:
             self._dumps.clear()
             self._nsids.clear()
             self._no_nsid.clear()
+            self._builder = GraphBuilder()
             self._last = None
             self._closed = True
 
@@ -177,7 +182,7 @@ class Inspector:
 
     def _scan(self) -> set[NetnsKey]:
         if self.plan:
-            self._owners = Owners(self.plan, read_pod_records(self.plan.pods_dir))
+            self._owners = Owners(self.plan, self._records.read(self.plan.pods_dir))
         scan = scan_netns(self.netns_dir)
         refs = [r for r in scan.refs if self._wanted(r.name)]
         if self.include_host:

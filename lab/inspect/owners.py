@@ -48,34 +48,57 @@ class Owner:
     label: str = ""  # node1, web, underlay, ...: what a picture should print
 
 
+def _read_record(path: str) -> PodRecord | None:
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        return PodRecord(
+            name=str(d["name"]),
+            node=str(d.get("node", "")),
+            container_id=str(d.get("container_id", "")),
+            netns=os.path.basename(str(d["netns"])),
+            attachments=tuple(
+                Attachment(str(a.get("ifname", "")), str(a.get("network", "")))
+                for a in d.get("attachments", ())
+            ),
+            created=d.get("created", ""),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class PodRecords:
+    """The pod records of a folder, read again only when a file's stat changes (at 500
+    pods, parsing every record on every refresh cost more than reading the kernel)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[tuple[int, int, int], PodRecord | None]] = {}
+
+    def read(self, pods_dir: str) -> dict[str, PodRecord]:
+        """Pod records by namespace name; unreadable or half-written files are skipped."""
+        try:
+            with os.scandir(pods_dir) as it:
+                entries = sorted((e for e in it if e.name.endswith(".json")), key=lambda e: e.name)
+                stats = {}
+                for e in entries:
+                    try:
+                        st = e.stat()
+                    except OSError:  # removed while listing
+                        continue
+                    stats[e.path] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stats = {}
+        files = {}
+        for path, stamp in stats.items():
+            known = self._files.get(path)
+            files[path] = known if known and known[0] == stamp else (stamp, _read_record(path))
+        self._files = files
+        return {r.netns: r for _, r in files.values() if r is not None}
+
+
 def read_pod_records(pods_dir: str) -> dict[str, PodRecord]:
     """Pod records by namespace name; unreadable or half-written files are skipped."""
-    try:
-        names = sorted(os.listdir(pods_dir))
-    except FileNotFoundError:
-        return {}
-    records = {}
-    for name in names:
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(pods_dir, name)) as f:
-                d = json.load(f)
-            record = PodRecord(
-                name=str(d["name"]),
-                node=str(d.get("node", "")),
-                container_id=str(d.get("container_id", "")),
-                netns=os.path.basename(str(d["netns"])),
-                attachments=tuple(
-                    Attachment(str(a.get("ifname", "")), str(a.get("network", "")))
-                    for a in d.get("attachments", ())
-                ),
-                created=d.get("created", ""),
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        records[record.netns] = record
-    return records
+    return PodRecords().read(pods_dir)
 
 
 class Owners:

@@ -9,8 +9,11 @@ FDB entries, IPv4 addresses and routes), inotify on /run/netns and the pod recor
 folder, and a cheap rescan every `rescan` seconds for what inotify cannot see (a
 namespace mounted on a file created earlier). Bursts are debounced: it reads once
 the changes have been quiet for `debounce` seconds, or `max_delay` after the first.
-Only the namespaces that reported a change (and new ones) are read again, and a
-snapshot is published only if something differs from the last one.
+Both are short (5 and 30 ms): a refresh costs a few milliseconds (one namespace read
+again, the graph rebuilt from cached parts), so a change should show at once; what
+comes during a refresh is read by the next one. Only the namespaces that reported a
+change (and new ones) are read again, and a snapshot is published only if something
+differs from the last one.
 
 The watcher's thread owns the inspector while it runs; consumers (web request
 threads) only read published, immutable snapshots.
@@ -84,8 +87,8 @@ class Watcher:
         self,
         inspector: Inspector,
         *,
-        debounce: float = 0.05,
-        max_delay: float = 0.25,
+        debounce: float = 0.005,
+        max_delay: float = 0.03,
         rescan: float = 0.2,
     ) -> None:
         self.inspector = inspector

@@ -35,8 +35,9 @@ def edge_key(edge: dict[str, Any]) -> tuple[str, str]:
 
 
 def _changes(old: dict[Any, dict], new: dict[Any, dict]) -> tuple[list, list, list]:
+    """Snapshots share the dicts of what did not change: identity settles most pairs."""
     added = [v for k, v in new.items() if k not in old]
-    changed = [v for k, v in new.items() if k in old and old[k] != v]
+    changed = [v for k, v in new.items() if k in old and old[k] is not v and old[k] != v]
     removed = [k for k in old if k not in new]
     return added, changed, removed
 
@@ -46,10 +47,22 @@ def _encoded(value: Any) -> str:
 
 
 def splice(old: list, new: list) -> list[list]:
-    """The edits that turn `old` into `new`: [[at, count, items], ...] (see above)."""
-    a, b = [_encoded(x) for x in old], [_encoded(x) for x in new]
+    """The edits that turn `old` into `new`: [[at, count, items], ...] (see above).
+
+    The common head and tail are cut first (a new pod adds one or two entries to lists
+    of hundreds); only what lies between them goes through difflib."""
+    head, end = 0, min(len(old), len(new))
+    while head < end and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < end - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    mid_old, mid_new = old[head : len(old) - tail], new[head : len(new) - tail]
+    if not mid_old or not mid_new:
+        return [[head, len(mid_old), mid_new]] if mid_old or mid_new else []
+    a, b = [_encoded(x) for x in mid_old], [_encoded(x) for x in mid_new]
     ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    return [[i1, i2 - i1, new[j1:j2]] for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+    return [[head + i1, i2 - i1, mid_new[j1:j2]] for tag, i1, i2, j1, j2 in ops if tag != "equal"]
 
 
 def patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

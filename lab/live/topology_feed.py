@@ -2,17 +2,21 @@
 delta from the one before, for every client to share.
 
 A publisher wraps its source of snapshots with `feed(...)`; each item carries the
-snapshot (for `/api/topology`), its version, and two ready SSE events: the full
-snapshot, and the delta from the previous version (None when there is no previous
-one, or the delta would not be smaller). A client that saw the previous version gets
-the delta; any other (new, or fallen behind) gets the full snapshot.
+snapshot (for `/api/topology`), its version, and two SSE events: the delta from the
+previous version (None when there is no previous one, or the delta would not be
+smaller), made before the item is published, and the full snapshot, encoded on first
+need and then shared (at 2 x 250 pods it is 1.2 MB of JSON, ~40 ms: most items only
+ever go out as deltas). A client that saw the previous version gets the delta; any
+other (new, or fallen behind) gets the full snapshot.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lab.live.delta import diff, is_small
@@ -28,8 +32,17 @@ def sse(kind: str, data: Any) -> str:
 class TopologyItem:
     version: int
     snapshot: Snapshot
-    full_event: str
     delta_event: str | None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def full_event(self) -> str:
+        with self._lock:  # request threads ask at once: encode once
+            return self._full_event
+
+    @cached_property
+    def _full_event(self) -> str:
+        return sse("topology", {**self.snapshot, "version": self.version})
 
     def event_for(self, seen: int, deltas: bool) -> str:
         """What a client that last saw version `seen` needs."""
@@ -46,6 +59,5 @@ def feed(snapshots: Iterator[Snapshot]) -> Iterator[TopologyItem]:
             delta = diff(previous, snapshot, version - 1, version)
             if is_small(delta, snapshot):
                 delta_event = sse("topology-delta", delta)
-        full = sse("topology", {**snapshot, "version": version})
-        yield TopologyItem(version, snapshot, full, delta_event)
+        yield TopologyItem(version, snapshot, delta_event)
         previous = snapshot

@@ -91,7 +91,7 @@ def _make_node(namespaces: Namespaces, tmp: Path, bin_dir: Path) -> Node:
         data_dir=tmp / "ipam",
         log_file=tmp / "pycni.log",
         namespaces=namespaces,
-        extra_env={"PYCNI_NO_AGENT": "1"},
+        extra_env={"PYCNI_NO_DAEMON": "1"},
     )
     node.sh("ip", "link", "set", "lo", "up")
     return node

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lab.cluster.plan import make_plan
-from lab.inspect.graph import NamespaceView, Snapshot, build_graph, if_id, ns_id
+from lab.inspect.dump import Address, FdbEntry, Interface, NamespaceDump, Route
+from lab.inspect.graph import GraphBuilder, NamespaceView, Snapshot, build_graph, if_id, ns_id
 from lab.inspect.namespaces import NetnsRef
-from lab.inspect.owners import Owners, read_pod_records
+from lab.inspect.owners import Owners, PodRecords, read_pod_records
 from lab.inspect.peers import resolve_veth_peers
-from lab.inspect.read import Address, FdbEntry, Interface, NamespaceDump, Route
 from lab.inspect.routes import Place, route_edges
 
 
@@ -64,6 +65,29 @@ def test_owners_from_a_plan_and_pod_records(tmp_path: Path) -> None:
     assert owners.owner("docker-1").kind == "other"
     assert owners.owner("host", is_host=True).kind == "host"
     assert owners.is_lab("cnilab-anything") and not owners.is_lab("docker-1")
+
+
+def _record(folder: Path, name: str, node: str) -> None:
+    tmp = folder / f".{name}.tmp"  # as the runtime writes them: a new file, renamed
+    tmp.write_text(json.dumps({"name": name, "node": node, "netns": f"cnilab-{name}"}))
+    os.replace(tmp, folder / f"{name}.json")
+
+
+def test_pod_records_are_read_again_only_when_their_file_changes(tmp_path: Path) -> None:
+    records = PodRecords()
+    assert records.read(str(tmp_path / "missing")) == {}
+    _record(tmp_path, "a", "node1")
+    _record(tmp_path, "b", "node1")
+    first = records.read(str(tmp_path))
+    again = records.read(str(tmp_path))
+    assert again["cnilab-a"] is first["cnilab-a"]  # not parsed again
+    _record(tmp_path, "a", "node2")  # moved: a new file (inode) under the same name
+    (tmp_path / "b.json").unlink()
+    (tmp_path / "c.json").write_text("{half")
+    after = records.read(str(tmp_path))
+    assert list(after) == ["cnilab-a"] and after["cnilab-a"].node == "node2"
+    (tmp_path / "c.json").write_text(json.dumps({"name": "c", "netns": "cnilab-c"}))
+    assert set(records.read(str(tmp_path))) == {"cnilab-a", "cnilab-c"}  # complete now
 
 
 def test_owners_without_a_plan_go_by_names() -> None:
@@ -161,11 +185,43 @@ def test_graph_ids_edges_and_attributes() -> None:
     assert g.nodes[pod]["routes"][0]["dev"] == "eth0"
     assert g.nodes[eth0]["addresses"] == ["10.244.0.2/24"]
 
-    snap = Snapshot(1, 0.0, 0.0, g)
+    snap = Snapshot(1, 0.0, 0.0, *GraphBuilder().build(views, peers))
     data = json.loads(snap.to_json())
     assert {e["kind"] for e in data["edges"]} == {"member", "bridge-port", "veth", "default-route"}
     assert g.edges[pod, cni0] == {"kind": "default-route", "via": "10.244.0.1", "dev": "eth0"}
-    assert snap.same_content(Snapshot(2, 1.0, 0.0, build_graph(*_views())))
+    assert snap.same_content(Snapshot(2, 1.0, 0.0, *GraphBuilder().build(*_views())))
+    assert dict(snap.graph.nodes(data=True)) == dict(g.nodes(data=True))
+    assert snap.interface("cnilab-web", "eth0")["peer"] == veth
+
+
+def test_builder_reuses_the_parts_of_namespaces_that_did_not_change() -> None:
+    views, peers = _views()
+    builder = GraphBuilder()
+    nodes, _ = builder.build(views, peers)
+    first = {n["id"]: n for n in nodes}
+    same, _ = builder.build(list(views), dict(peers))
+    assert all(n is first[n["id"]] for n in same)  # the same dumps: the same dicts
+
+    node, pod = views
+    more = NamespaceDump(
+        interfaces=(*pod.dump.interfaces, iface(3, "eth1")),
+        addresses=pod.dump.addresses,
+        routes=pod.dump.routes,
+    )
+    after, edges = builder.build([node, NamespaceView(pod.ref, pod.owner, more)], peers)
+    by_id = {n["id"]: n for n in after}
+    assert by_id[ns_id("cnilab-node1")] is first[ns_id("cnilab-node1")]
+    assert by_id[if_id("cnilab-node1", "cni0")] is first[if_id("cnilab-node1", "cni0")]
+    assert if_id("cnilab-web", "eth1") in by_id
+    assert by_id[ns_id("cnilab-web")] is not first[ns_id("cnilab-web")]
+
+    # an equal dump but its veth's peer gone: both ends' parts are made again
+    unpaired, edges = builder.build([node, NamespaceView(pod.ref, pod.owner, more)], {})
+    by_id = {n["id"]: n for n in unpaired}
+    assert by_id[if_id("cnilab-node1", "veth1")]["peer"] is None
+    assert by_id[if_id("cnilab-web", "eth0")]["peer"] is None
+    assert by_id[ns_id("cnilab-web")]["node"] == ""  # no record and no veth: no node
+    assert not [e for e in edges if e["kind"] == "veth"]
 
 
 def _place(name: str, kind: str, node: str, ips: dict[str, str], routes: list[Route]) -> Place:
