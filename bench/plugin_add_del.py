@@ -66,7 +66,7 @@ def impls(work: Path) -> list[Impl]:
             "pycni (no agent)",
             work / "bin" / "pycni",
             conf("pycni", "br-plain", "10.202.0.0/16", "pycni-ipam"),
-            {"PYCNI_NO_AGENT": "1"},
+            {"PYCNI_NO_DAEMON": "1"},
         ),
     ]
 

@@ -77,8 +77,8 @@ def status(lab: Lab, as_json: bool) -> None:
     if plan.bare:
         click.echo(f"left to your code on every node: {', '.join(info['bare'])}")
     for n in info["nodes"]:
-        agent = "agent up" if n["agent"] else "no agent"
+        daemon = "daemon up" if n["daemon"] else "no daemon"
         missing = "" if n["present"] else "  (namespace missing!)"
         pods = ", ".join(n["pods"]) or "no pods"
         where = f"{n['name']:6} {n['underlay_ip']:15} pods {n['pod_cidr']:15}"
-        click.echo(f"  {where} {agent:9} {pods}{missing}")
+        click.echo(f"  {where} {daemon:9} {pods}{missing}")

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -43,10 +42,10 @@ from lab.cluster.plan import (
 from lab.cni.invoke import REFERENCE_BIN
 from lab.kernel import addrs, links
 from lab.kernel.netns import create_netns, delete_netns, in_netns, iproute_in, list_netns
+from lab.pycni.daemon_control import daemons_in, stop_daemons_in
 from lab.pycni.launcher import write_launchers
 
 SWITCH = "br0"
-AGENTS_FILE = "agents.json"
 SCRATCH = "scratch"
 
 
@@ -173,31 +172,36 @@ def install_plugins(plan: Plan) -> None:
                 target.symlink_to(ref)
 
 
-def start_agents(plan: Plan) -> dict[str, int]:
-    pids = {}
+def start_daemons(plan: Plan, wait: float = 10.0) -> None:
+    """A warm `pycni daemon` per node from the start (pycni would start one at its first
+    call); `down` finds and stops them by namespace, whoever started them. Returns once
+    each has named itself (it binds its socket right after), so `status` sees them."""
     for node in plan.nodes:
-        with open(f"{node.state_dir}/agent.log", "ab") as log:
-            proc = subprocess.Popen(
-                ["nsenter", f"--net={node.netns_path}", "--", f"{plan.bin_dir}/pycni", "agent"],
+        with open(f"{node.state_dir}/pycni-daemon.log", "ab") as log:
+            subprocess.Popen(
+                ["nsenter", f"--net={node.netns_path}", "--", f"{plan.bin_dir}/pycni", "daemon"],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
             )
-        pids[node.name] = proc.pid
-    Path(plan.state_dir, AGENTS_FILE).write_text(json.dumps(pids))
-    return pids
+    deadline = time.monotonic() + wait
+    while missing := [n for n in plan.nodes if not daemons_in(n.netns_path)]:
+        if time.monotonic() > deadline:
+            log = f"{missing[0].state_dir}/pycni-daemon.log"
+            raise LabError(f"pycni daemon did not start on {missing[0].name}: see {log}")
+        time.sleep(0.02)
 
 
 def up(
     plan: Plan,
     progress: Callable[[str], None] = lambda _: None,
     reference: bool = False,
-    agents: bool = True,
+    daemons: bool = True,
 ) -> Plan:
     """Build the whole lab; on any failure remove what was made and re-raise.
 
-    `agents=False` (a check's throwaway lab): pycni does its work itself, no warm agent.
+    `daemons=False` (a check's throwaway lab): no `pycni daemon` is started up front.
     """
     running = load_plan(plan.state_dir)
     if running is not None:
@@ -223,8 +227,8 @@ def up(
         if reference:
             use_reference_plugins(plan)
             progress("pods use the reference bridge + host-local (00-reference.conflist)")
-        if agents:
-            start_agents(plan)
+        if daemons:
+            start_daemons(plan)
         Path(plan.plan_file).write_text(plan.to_json())  # last: marks the lab as up
     except BaseException:
         down(plan)
@@ -255,7 +259,7 @@ def up_scratch(parent: Plan, nodes: int, bare: frozenset[str]) -> Plan:
     scratch_dir(parent).mkdir(parents=True, exist_ok=True)
     (scratch_dir(parent) / f"{name}.json").write_text(plan.to_json())
     try:
-        return up(plan, agents=False)
+        return up(plan, daemons=False)
     except BaseException:
         down_scratch(parent, plan)
         raise
@@ -267,70 +271,9 @@ def down_scratch(parent: Plan, plan: Plan) -> list[str]:
     return removed
 
 
-def is_our_agent(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return False
-    return b"agent" in cmdline and any(part.endswith(b"/pycni") for part in cmdline)
-
-
-def _proc_state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return None
-
-
-def _is_agent_leader(pid: int) -> bool:
-    """Our agent, checked a few times: between nsenter's exec and python's, a process's
-    cmdline can read empty for a moment, and a missed agent would outlive the lab."""
-    for _ in range(50):
-        if is_our_agent(pid):
-            return os.getpgid(pid) == pid  # started with its own session and group
-        if _proc_state(pid) in (None, "Z"):
-            return False
-        time.sleep(0.02)
-    return False
-
-
-def _group_alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is ours (tests start labs in-process)
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return _proc_state(pid) not in (None, "Z") or _group_has_others(pid)
-
-
-def _group_has_others(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != pgid:
-            with contextlib.suppress(OSError, ValueError):
-                if os.getpgid(int(entry.name)) == pgid and _proc_state(int(entry.name)) != "Z":
-                    return True
-    return False
-
-
-def stop_agents(plan: Plan) -> None:
-    """SIGTERM each agent's process group (the agent and its pre-forked workers), then
-    SIGKILL whatever is left after 5 s."""
-    try:
-        pids = json.loads(Path(plan.state_dir, AGENTS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return
-    groups = [pid for pid in pids.values() if _is_agent_leader(pid)]
-    for pgid in groups:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while groups and time.monotonic() < deadline:
-        time.sleep(0.02)
-        groups = [pgid for pgid in groups if _group_alive(pgid)]
-    for pgid in groups:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+def stop_daemons(plan: Plan) -> None:
+    for node in plan.nodes:
+        stop_daemons_in(node.netns_path)
 
 
 def down(plan: Plan | None) -> list[str]:
@@ -340,7 +283,7 @@ def down(plan: Plan | None) -> list[str]:
     removed = []
     for inner in scratch_plans(plan):  # a check's throwaway labs, if one was interrupted
         removed += down_scratch(plan, inner)
-    stop_agents(plan)
+    stop_daemons(plan)
     mine = set(plan.namespaces())
     for ns in list_netns():  # pods are <prefix>-<pod>; every lab namespace has the prefix
         if (ns in mine or ns.startswith(f"{plan.prefix}-")) and delete_netns(ns):

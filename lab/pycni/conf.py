@@ -8,6 +8,7 @@ from typing import Any
 from lab.cni.config import PluginConf, load_json
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.skel import ifname_problem
+from lab.pycni.daemon_control import DaemonOptions, parse_options
 from lab.pycni.demo import SOCKET_PATH_MAX, DemoOptions
 
 PLUGIN_TYPE = "pycni"
@@ -40,6 +41,7 @@ class BridgeConf:
     hairpin_mode: bool = False
     log_file: str = DEFAULT_LOG_FILE
     demo: DemoOptions = field(default_factory=DemoOptions)
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)  # read by the thin client
 
     @property
     def network(self) -> str:
@@ -106,6 +108,7 @@ def parse_bridge_conf(raw: dict[str, Any]) -> BridgeConf:
         hairpin_mode=_bool(raw, "hairpinMode"),
         log_file=log_file,
         demo=demo,
+        daemon=parse_options(raw),
     )
 
 

@@ -1,13 +1,15 @@
 """The `pycni` executable: a thin client first, the whole plugin only when needed.
 
 A runtime starts this file for every CNI call. Importing pyroute2 costs ~200 ms,
-so when the node runs `pycni agent` (warm, with everything imported) we only
+so when the node runs `pycni daemon` (warm, with everything imported) we only
 forward the call to it over an abstract unix socket. Abstract sockets belong to a
-network namespace, so the agent we reach is always the one of *this* node.
+network namespace, so the daemon we reach is always the one of *this* node. When
+none answers, this call starts one for the next calls (lab/pycni/daemon_control.py)
+and does its own work in-process.
 
 Start-up time is the whole game here, so this file imports only `_socket` (the C
 core of `socket`; the Python wrapper pulls in enum and selectors, ~12 ms) and
-`lab.pycni.wire` (no json).
+`lab.pycni.daemon_protocol` (no json).
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import _socket
 import os
 import sys
 
-from lab.pycni.wire import WireError, decode_answer, encode_request
+from lab.pycni.daemon_protocol import WireError, decode_answer, encode_request
 
-AGENT_SOCKET = "\0cnilab/pycni-agent"
-NO_AGENT_ENV = "PYCNI_NO_AGENT"
+DAEMON_SOCKET = "\0cnilab/pycni-daemon"
+NO_DAEMON_ENV = "PYCNI_NO_DAEMON"
 
 
-def call_agent(environ: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes] | None:
-    """The agent's (exit code, stdout, stderr), or None when no agent listens here.
+def call_daemon(environ: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes] | None:
+    """The daemon's (exit code, stdout, stderr), or None when no daemon served the call.
 
-    None too when a CNI_* value is not UTF-8 (os.environ keeps such bytes as surrogate
-    escapes): the wire cannot carry it, and the in-process path answers it with code 4.
+    None when nothing listens here, and when the connection ended before a worker took
+    the call (a daemon leaving when idle, with our call still in its queue). None too
+    when a CNI_* value is not UTF-8 (os.environ keeps such bytes as surrogate escapes):
+    the wire cannot carry it, and the in-process path answers it with code 4.
     """
     try:
         request = encode_request(environ, stdin)
@@ -35,12 +39,15 @@ def call_agent(environ: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         try:
-            sock.connect(AGENT_SOCKET)
-        except (ConnectionRefusedError, FileNotFoundError):
+            sock.connect(DAEMON_SOCKET)
+            sock.sendall(request)
+            sock.shutdown(_socket.SHUT_WR)
+            first = sock.recv(65536)
+        except (ConnectionRefusedError, FileNotFoundError, BrokenPipeError, ConnectionResetError):
             return None
-        sock.sendall(request)
-        sock.shutdown(_socket.SHUT_WR)
-        chunks = []
+        if not first:
+            return None
+        chunks = [first]
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     finally:
@@ -48,34 +55,39 @@ def call_agent(environ: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes
     return decode_answer(b"".join(chunks))
 
 
-def _agent_failed(e: Exception) -> int:
-    # The agent may have done part of the work: no silent fallback, a spec error instead.
+def _daemon_failed(e: Exception) -> int:
+    # The daemon took the call and may have done part of it: no silent fallback.
     import json
 
     from lab.cni.errors import CNIError, ErrorCode
     from lab.cni.version import CURRENT
 
-    err = CNIError(ErrorCode.TRY_AGAIN_LATER, "the pycni agent failed", str(e))
+    err = CNIError(ErrorCode.TRY_AGAIN_LATER, "the pycni daemon failed", str(e))
     sys.stdout.write(json.dumps(err.to_dict(CURRENT)) + "\n")
     return 1
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["agent"]:
-        from lab.pycni.agent import cli
+    if sys.argv[1:2] == ["daemon"]:
+        from lab.pycni.daemon import cli
 
         sys.exit(cli(sys.argv[2:]))
     stdin = b"" if sys.stdin is None else sys.stdin.buffer.read()
-    if os.environ.get(NO_AGENT_ENV) != "1":
+    use_daemon = os.environ.get(NO_DAEMON_ENV) != "1"
+    if use_daemon:
         try:
-            answer = call_agent(dict(os.environ), stdin)
+            answer = call_daemon(dict(os.environ), stdin)
         except (OSError, WireError) as e:
-            sys.exit(_agent_failed(e))
+            sys.exit(_daemon_failed(e))
         if answer is not None:
             code, out, err = answer
             sys.stdout.buffer.write(out)
             sys.stderr.buffer.write(err)
             sys.exit(code)
+        if os.environ.get("CNI_COMMAND") != "VERSION":
+            from lab.pycni.daemon_control import start_for_call
+
+            start_for_call(stdin)
     from lab.pycni.plugin import run
 
     sys.exit(run(stdin))

@@ -36,6 +36,7 @@ from lab.cni.version import SUPPORTED_VERSIONS
 from lab.kernel.netns import in_netns
 from lab.pycni import conf as pycni_conf
 from lab.pycni import plugin
+from lab.pycni.daemon_control import stop_daemons_in
 from lab.pycni.ipam import config as ipam_config
 from lab.pycni.ipam.plugin import IPAMPlugin
 from lab.pycni.launcher import write_launchers
@@ -51,7 +52,7 @@ LOOPBACK = ("lo", "")
 NETWORK = "fuzznet"
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 # Exec'ing a launcher costs ~0.3 s (pyroute2's import): those properties run a share
-# of the profile's count (the agent's thin client, ~50 ms, a larger one).
+# of the profile's count (the daemon's thin client, ~50 ms, a larger one).
 EXEC_SHARE = 50
 
 
@@ -258,6 +259,7 @@ def lab(namespaces: Namespaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             setattr(the_lab, attr, ipr)
         yield the_lab
     finally:
+        stop_daemons_in(node)  # one the launcher started itself, with the daemon allowed
         logging.getLogger("cni.skel").removeHandler(unexpected)
         for ipr in (the_lab.node_ipr, the_lab.pod_ipr):
             if ipr is not None:
@@ -626,7 +628,7 @@ def assert_clean(lab: Lab, before: set[tuple[str, str]], added: dict | None, mas
 
 @given(raw_env=environments(), stdin=stdins())
 def test_pycni_in_process(lab: Lab, raw_env: dict[str, Any], stdin: Any) -> None:
-    """Random environments and stdin, in the in-process path (what the agent's child runs)."""
+    """Random environments and stdin, in the in-process path (what the daemon's child runs)."""
     env = resolve_env(lab, raw_env)
     data, conf = encode_stdin(lab, stdin)
     settle(lab, env, data, conf)
@@ -678,13 +680,13 @@ def test_pycni_ipam_in_process(lab: Lab, raw_env: dict[str, Any], stdin: Any) ->
         lab.reset(False)
 
 
-def _exec_env(lab: Lab, raw: dict[str, Any], no_agent: bool) -> dict[bytes, bytes]:
+def _exec_env(lab: Lab, raw: dict[str, Any], no_daemon: bool) -> dict[bytes, bytes]:
     env = {
         k.encode(): v.encode("utf-8", "surrogateescape") for k, v in resolve_env(lab, raw).items()
     }
     env[b"PATH"] = b"/usr/sbin:/usr/bin:/sbin:/bin"
-    if no_agent:
-        env[b"PYCNI_NO_AGENT"] = b"1"
+    if no_daemon:
+        env[b"PYCNI_NO_DAEMON"] = b"1"
     return env
 
 
@@ -716,11 +718,12 @@ def _exec_check(
 
 
 @exec_settings()
-@given(raw_env=environments(), stdin=stdins(), no_agent=st.booleans())
-def test_pycni_executable(lab: Lab, raw_env: dict[str, Any], stdin: Any, no_agent: bool) -> None:
-    """The installed `pycni` launcher with raw bytes in its environment (no agent listens)."""
+@given(raw_env=environments(), stdin=stdins(), no_daemon=st.booleans())
+def test_pycni_executable(lab: Lab, raw_env: dict[str, Any], stdin: Any, no_daemon: bool) -> None:
+    """The installed `pycni` launcher with raw bytes in its environment (the first call with
+    the daemon allowed starts one, which serves the calls after it)."""
     data, conf = encode_stdin(lab, stdin, defaults=True)
-    _exec_settle(lab, "pycni", _exec_env(lab, raw_env, no_agent), data, conf)
+    _exec_settle(lab, "pycni", _exec_env(lab, raw_env, no_daemon), data, conf)
 
 
 @exec_settings()
@@ -732,10 +735,18 @@ def test_pycni_ipam_executable(lab: Lab, raw_env: dict[str, Any], stdin: Any) ->
 
 
 @pytest.fixture
-def agent_lab(lab: Lab) -> Iterator[Lab]:
-    """The same lab with a warm `pycni agent` in the node namespace: the thick path."""
-    agent = subprocess.Popen(
-        ["nsenter", f"--net={lab.node}", "--", str(lab.bin_dir / "pycni"), "agent", "--idle", "2"],
+def daemon_lab(lab: Lab) -> Iterator[Lab]:
+    """The same lab with a warm `pycni daemon` in the node namespace: the thick path."""
+    daemon = subprocess.Popen(
+        [
+            "nsenter",
+            f"--net={lab.node}",
+            "--",
+            str(lab.bin_dir / "pycni"),
+            "daemon",
+            "--workers",
+            "2",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -747,21 +758,21 @@ def agent_lab(lab: Lab) -> Iterator[Lab]:
                 text=True,
                 check=False,
             ).stdout
-            if "cnilab/pycni-agent" in listening:
+            if "cnilab/pycni-daemon" in listening:
                 break
-            assert agent.poll() is None, "pycni agent exited at start"
+            assert daemon.poll() is None, "pycni daemon exited at start"
             time.sleep(0.05)
         else:
-            pytest.fail("pycni agent did not start")
+            pytest.fail("pycni daemon did not start")
         yield lab
     finally:
-        agent.terminate()
-        agent.wait(timeout=30)
+        daemon.terminate()
+        daemon.wait(timeout=30)
 
 
 @settings(max_examples=max(20, settings().max_examples // 20))
 @given(raw_env=environments(), stdin=stdins())
-def test_pycni_through_agent(agent_lab: Lab, raw_env: dict[str, Any], stdin: Any) -> None:
-    """The thin `pycni` handing each call to the agent: same answers, same clean kernel."""
-    data, conf = encode_stdin(agent_lab, stdin, defaults=True)
-    _exec_settle(agent_lab, "pycni", _exec_env(agent_lab, raw_env, no_agent=False), data, conf)
+def test_pycni_through_daemon(daemon_lab: Lab, raw_env: dict[str, Any], stdin: Any) -> None:
+    """The thin `pycni` handing each call to the daemon: same answers, same clean kernel."""
+    data, conf = encode_stdin(daemon_lab, stdin, defaults=True)
+    _exec_settle(daemon_lab, "pycni", _exec_env(daemon_lab, raw_env, no_daemon=False), data, conf)

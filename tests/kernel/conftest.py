@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from lab.cni.invoke import REFERENCE_BIN
+from lab.pycni.daemon_control import stop_daemons_in
 from lab.pycni.launcher import write_launchers
 from tests.conftest import Namespaces
 
@@ -44,7 +45,7 @@ class Node:
     data_dir: Path
     log_file: Path
     namespaces: Namespaces
-    agent: subprocess.Popen[bytes] | None = None
+    daemon: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -124,24 +125,24 @@ class Node:
             if p.name[0].isdigit()
         }
 
-    def start_agent(self) -> None:
-        self.agent = subprocess.Popen(
-            ["nsenter", f"--net={self.path}", "--", str(self.bin_dir / "pycni"), "agent"]
+    def start_daemon(self) -> None:
+        self.daemon = subprocess.Popen(
+            ["nsenter", f"--net={self.path}", "--", str(self.bin_dir / "pycni"), "daemon"]
         )
-        for _ in range(100):  # the agent is ready when its abstract socket answers
+        for _ in range(100):  # the daemon is ready when its abstract socket answers
             out = self.sh("ss", "-xl")
-            if "cnilab/pycni-agent" in out:
+            if "cnilab/pycni-daemon" in out:
                 return
-            if self.agent.poll() is not None:
-                raise RuntimeError("pycni agent exited at start")
+            if self.daemon.poll() is not None:
+                raise RuntimeError("pycni daemon exited at start")
             time.sleep(0.05)
-        raise RuntimeError("pycni agent did not start")
+        raise RuntimeError("pycni daemon did not start")
 
-    def stop_agent(self) -> None:
-        if self.agent is not None:
-            self.agent.terminate()
-            self.agent.wait(timeout=10)
-            self.agent = None
+    def stop_daemon(self) -> None:
+        if self.daemon is not None:
+            self.daemon.terminate()
+            self.daemon.wait(timeout=10)
+            self.daemon = None
 
 
 def make_bin_dir(path: Path) -> Path:
@@ -162,10 +163,11 @@ def node(namespaces: Namespaces, tmp_path: Path) -> Iterator[Node]:
         data_dir=tmp_path / "ipam",
         log_file=tmp_path / "pycni.log",
         namespaces=namespaces,
-        extra_env={"PYCNI_NO_AGENT": "1"},
+        extra_env={"PYCNI_NO_DAEMON": "1"},
     )
     n.sh("ip", "link", "set", "lo", "up")
     try:
         yield n
     finally:
-        n.stop_agent()
+        n.stop_daemon()
+        stop_daemons_in(n.path)  # one a call started itself

@@ -114,10 +114,10 @@ def test_host_local_ipam_is_delegated_through_cni_path(node: Node) -> None:
     assert node.reservations() == {"10.250.0.2": "hl/eth0"}
 
 
-def test_agent_serves_the_same_call(node: Node) -> None:
+def test_daemon_serves_the_same_call(node: Node) -> None:
     node.extra_env = {}
-    node.start_agent()
-    pod, result = add_pod(node, "viaagent")
+    node.start_daemon()
+    pod, result = add_pod(node, "viadaemon")
     assert result["ips"][0]["address"] == "10.244.0.2/24"
     assert " 0% packet loss" in node.sh("ping", "-c1", "-W2", "10.244.0.1", netns=pod)
     assert "ADD done" in node.log_file.read_text()

@@ -31,7 +31,7 @@ def test_a_session_from_up_to_down(tmp_path: Path) -> None:
         assert "lab up in" in run(state, "up", "--prefix", prefix).stdout
         status = json.loads(run(state, "status", "--json").stdout)
         assert [n["pod_cidr"] for n in status["nodes"]] == ["10.244.0.0/24", "10.244.1.0/24"]
-        assert all(n["agent"] for n in status["nodes"])
+        assert all(n["daemon"] for n in status["nodes"])
 
         assert "10.244.0.2/24" in run(state, "pod", "add", "web", "--node", "node1").stdout
         run(state, "pod", "add", "db", "--node", "node2")

@@ -144,7 +144,7 @@ def test_exec_plugin_takes_any_exec() -> None:
 
 
 def test_pycni_delegates_ipam_with_the_env_it_was_called_with(tmp_path: Path) -> None:
-    """Under `pycni agent` the call runs in another process: the env comes from CmdArgs."""
+    """Under `pycni daemon` the call runs in another process: the env comes from CmdArgs."""
     script(tmp_path, "host-local", 'env > "$0.env"')
     path = [str(tmp_path)]
     args = CmdArgs("ADD", "c0ffee", "/run/netns/p", "eth0", "K8S_POD_NAME=web", path, b"")

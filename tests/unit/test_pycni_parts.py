@@ -1,4 +1,4 @@
-"""The pure parts of pycni: names, the agent's wire format, chaining, its config."""
+"""The pure parts of pycni: names, the daemon's wire format, chaining, its config."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from lab.cni.errors import CNIError
 from lab.cni.result import DNS, Interface, IPConfig, Result
 from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import parse_bridge_conf
+from lab.pycni.daemon_protocol import (
+    TAKEN,
+    WireError,
+    decode_answer,
+    decode_request,
+    encode_answer,
+    encode_request,
+)
 from lab.pycni.naming import attachment_tag, host_veth_name
-from lab.pycni.wire import WireError, decode_answer, decode_request, encode_answer, encode_request
 
 
 def test_host_veth_name_is_stable_short_and_per_attachment() -> None:
@@ -28,12 +35,12 @@ def test_attachment_tag_fits_an_nft_comment() -> None:
 
 
 def test_wire_round_trip_keeps_only_cni_variables() -> None:
-    env = {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "HOME": "/root", "PYCNI_NO_AGENT": "0"}
+    env = {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "HOME": "/root", "PYCNI_NO_DAEMON": "0"}
     got_env, stdin = decode_request(encode_request(env, b'{"x": "\\u00e9"}\x00'))
-    assert got_env == {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "PYCNI_NO_AGENT": "0"}
+    assert got_env == {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "PYCNI_NO_DAEMON": "0"}
     assert stdin == b'{"x": "\\u00e9"}\x00'
     assert decode_request(encode_request({}, b"x")) == ({}, b"x")
-    assert decode_answer(encode_answer(7, "é out", "err")) == (7, "é out".encode(), b"err")
+    assert decode_answer(TAKEN + encode_answer(7, "é out", "err")) == (7, "é out".encode(), b"err")
 
 
 @pytest.mark.parametrize("bad", [b"GET / HTTP/1.1", b"CNI1\nHOME=x\x00\x00", b"CNI1\nCNI_A=1"])
@@ -92,6 +99,6 @@ def test_bad_plugin_options_are_code_7(over: dict) -> None:
 
 def test_thin_client_runs_in_process_when_env_is_not_utf8() -> None:
     """A surrogate-escaped byte once crashed encode_request; now the in-process path answers."""
-    from lab.pycni.entry import call_agent
+    from lab.pycni.entry import call_daemon
 
-    assert call_agent({"CNI_IFNAME": "eth\udc80"}, b"{}") is None
+    assert call_daemon({"CNI_IFNAME": "eth\udc80"}, b"{}") is None

@@ -1,17 +1,21 @@
-"""The thin client's conversation with the agent: plain bytes, no json import.
+"""The thin client's conversation with `pycni daemon`: plain bytes, no json import.
 
 Every CNI call starts a new interpreter, and `json` + `socket` alone add ~25 ms
 to it, more than the reference plugin's whole ADD. So the format is trivial:
 
     request: b"CNI1\\n" NAME=VALUE\\0 ... \\0 <stdin bytes>
-    answer:  b"<exit code> <len(stdout)>\\n" <stdout bytes> <stderr bytes>
+    answer:  b"+" b"<exit code> <len(stdout)>\\n" <stdout bytes> <stderr bytes>
 
-Environment values cannot hold NUL, so NUL separates them safely.
+Environment values cannot hold NUL, so NUL separates them safely. The leading
+b"+" is sent by the worker the moment it takes the call, before it reads the
+request: a connection that ends without it was never served (a daemon that went
+idle with the call still queued), so the client may safely do the work itself.
 """
 
 from __future__ import annotations
 
 MAGIC = b"CNI1\n"
+TAKEN = b"+"
 FORWARDED_PREFIXES = ("CNI_", "PYCNI_")
 
 
@@ -38,7 +42,10 @@ def decode_request(data: bytes) -> tuple[dict[str, str], bytes]:
             raise WireError("truncated pycni request")
     env = {}
     for pair in head.split(b"\0") if head else []:
-        key, eq, value = pair.decode().partition("=")
+        try:
+            key, eq, value = pair.decode().partition("=")
+        except UnicodeDecodeError:
+            raise WireError("a variable in the pycni request is not UTF-8") from None
         if not eq or not key.startswith(FORWARDED_PREFIXES):
             raise WireError(f"bad variable in pycni request: {key!r}")
         env[key] = value
@@ -46,16 +53,20 @@ def decode_request(data: bytes) -> tuple[dict[str, str], bytes]:
 
 
 def encode_answer(code: int, stdout: str, stderr: str) -> bytes:
+    """The answer after TAKEN (which the worker has sent already)."""
     out = stdout.encode()
     return f"{code} {len(out)}\n".encode() + out + stderr.encode()
 
 
 def decode_answer(data: bytes) -> tuple[int, bytes, bytes]:
-    head, sep, body = data.partition(b"\n")
+    """(exit code, stdout, stderr) from everything the daemon sent, TAKEN included."""
+    if not data.startswith(TAKEN):
+        raise WireError("the pycni daemon answered garbage")
+    head, sep, body = data[len(TAKEN) :].partition(b"\n")
     try:
         code, length = (int(x) for x in head.split())
     except ValueError:
-        raise WireError("the pycni agent answered garbage") from None
+        raise WireError("the pycni daemon answered garbage") from None
     if not sep or length > len(body):
-        raise WireError("the pycni agent's answer was cut short")
+        raise WireError("the pycni daemon's answer was cut short")
     return code, body[:length], body[length:]
