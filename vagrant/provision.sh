@@ -84,7 +84,9 @@ if [ -n "$package_source" ]; then
 	trap 'rm -rf "$apt_dir"' EXIT
 	echo "deb [trusted=yes] $package_source/debian ./" >"$apt_dir/cnilab.list"
 	apt_options=(-o "Dir::Etc::SourceList=$apt_dir/cnilab.list" -o "Dir::Etc::SourceParts=$apt_dir/parts.d")
-	export PIP_NO_INDEX=1 PIP_FIND_LINKS="$package_source/wheels/"
+	source_host="${package_source#*://}"
+	source_host="${source_host%%/*}"
+	export PIP_NO_INDEX=1 PIP_FIND_LINKS="$package_source/wheels/" PIP_TRUSTED_HOST="${source_host%%:*}"
 fi
 apt-get "${apt_options[@]}" update -q
 apt-get "${apt_options[@]}" install -y -q --no-install-recommends "${packages[@]}"
@@ -181,6 +183,7 @@ if [ "$web" -eq 1 ]; then
 		npm_options=()
 		if [ -n "$package_source" ]; then
 			npm_cache="$apt_dir/npm-cache"
+			mkdir -p "$npm_cache"
 			"$venv/bin/python" -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())' \
 				"$package_source/npm-cache.tar.gz" | tar -xz -C "$npm_cache"
 			npm_options=(--offline --cache "$npm_cache")
