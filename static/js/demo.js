@@ -8,7 +8,6 @@
 import { demoNext } from './api-demo.js';
 import { h } from './dom.js';
 
-const HIGHLIGHT = 'named'; // graph style's highlight of named elements (style.js)
 const HIDE_AFTER_MS = 8000;
 
 function ensureStyles() {
@@ -62,11 +61,9 @@ export class DemoPanel {
     this.highlight();
   }
 
-  /** Light up the current step's objects; called again after each snapshot. */
+  /** Light up the current step's objects (the graph lights them again after each snapshot). */
   highlight() {
-    const cy = this.graph.cy;
-    cy.elements(`.${HIGHLIGHT}`).removeClass(HIGHLIGHT);
-    for (const id of this.ids) cy.getElementById(id).addClass(HIGHLIGHT);
+    this.graph.highlight(this.ids);
     document.getElementById('app').dataset.demoTouched = this.ids.join(' ');
   }
 

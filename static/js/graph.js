@@ -2,7 +2,8 @@
 // remove by id), never rebuilt. What is drawn of many pods comes from scale.js (grid,
 // groups), positions from layout.js; the viewport follows the lab until the user pans
 // or zooms, and "Fit" makes it follow again. A filter (search.js) dims what does not
-// match and draws its hits one by one; focus shows one pod and its way out.
+// match and draws its hits one by one; focus shows one pod and its way out; highlight()
+// lights elements by id (slow motion's touched objects), again after each snapshot.
 
 import cytoscape from '../node_modules/cytoscape/dist/cytoscape.esm.min.mjs';
 
@@ -17,6 +18,7 @@ const FIT_PADDING = 30;
 const FRESH_MS = 1500;
 const MANY = 400; // elements beyond which pan and zoom draw a texture, without edges
 const EXPAND_HITS = 40; // a filter with at most this many pod hits draws each of them
+export const HIGHLIGHT = 'highlight'; // highlight()'s default class (its style: style.js)
 
 function namespaceLabel(ns) {
   switch (ns.kind) {
@@ -128,6 +130,7 @@ export class Graph {
     this.focused = null; // a pod's namespace id
     this.model = null;
     this.view = null;
+    this.highlights = new Map(); // class -> the ids highlight() was given
     this.follow = true;
     this.programmatic = 0;
     this.onSelect = onSelect || (() => {});
@@ -226,6 +229,7 @@ export class Graph {
     if (!first) this.flash(added);
     this.refreshRelated();
     this.refreshClasses(hits);
+    for (const className of this.highlights.keys()) this.refreshHighlight(className);
     if (first || (this.follow && (added.length || removed || moved))) this.refit();
     return { added, removed };
   }
@@ -321,6 +325,31 @@ export class Graph {
     } finally {
       this.programmatic -= 1;
     }
+  }
+
+  /**
+   * Light up nodes and edges by id with `className` (each class has its own style);
+   * `highlight([])` clears it. An id not drawn yet lights up when a snapshot brings it
+   * (a veth shows a moment after the step that made it); an element folded at scale
+   * (a pod in a group, a host veth) lights what is drawn for it.
+   */
+  highlight(ids, className = HIGHLIGHT) {
+    if (ids && ids.length) this.highlights.set(className, [...ids]);
+    else this.highlights.delete(className);
+    this.refreshHighlight(className);
+  }
+
+  refreshHighlight(className) {
+    const cy = this.cy;
+    const hidden = this.view ? this.view.hidden : new Map();
+    cy.batch(() => {
+      cy.elements(`.${className}`).removeClass(className);
+      for (const id of this.highlights.get(className) || []) {
+        let el = cy.getElementById(id);
+        if (el.empty() && hidden.has(id)) el = cy.getElementById(hidden.get(id));
+        el.addClass(className);
+      }
+    });
   }
 
   flash(ids) {

@@ -22,6 +22,7 @@ const RELATED = '#f59e0b';
 const ROUTE = '#0d9488';
 const MASQ = '#7c3aed';
 const HIT = '#f59e0b';
+const HIGHLIGHT = '#c026d3'; // graph.highlight(): slow motion's touched objects
 const LOD_PX = 6;
 /** The packet tracer's colours: the request leg and the reply leg (also in cnilab.css). */
 export const LEG_COLOURS = { request: '#e11d48', reply: '#0891b2' };
@@ -238,6 +239,25 @@ export function graphStyle({ present = false } = {}) {
     {
       selector: 'node.named',
       style: { 'border-color': '#dc2626', 'border-width': present ? 6 : 4, 'overlay-color': '#dc2626', 'overlay-opacity': 0.18, 'overlay-padding': 6 },
+    },
+    {
+      selector: 'node.highlight',
+      style: {
+        'border-color': HIGHLIGHT,
+        'border-width': present ? 6 : 4,
+        'overlay-color': HIGHLIGHT,
+        'overlay-opacity': 0.2,
+        'overlay-padding': 6,
+      },
+    },
+    {
+      selector: 'edge.highlight',
+      style: {
+        'line-color': HIGHLIGHT,
+        'target-arrow-color': HIGHLIGHT,
+        width: present ? 7 : 5,
+        'z-index': 15,
+      },
     },
     {
       selector: '.fresh',

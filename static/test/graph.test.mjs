@@ -96,3 +96,37 @@ test('a lone lo is quiet unless the loopback toggle shows it', () => {
   graph.apply(model({ web: 'node1', db: 'node2' }));
   assert.ok(!graph.cy.getElementById(ifId('lab-db', 'lo')).hasClass('quiet'));
 });
+
+test('highlight lights nodes and edges by id, keeps them lit across snapshots, and clears', () => {
+  const graph = new Graph(undefined);
+  graph.apply(model({ web: 'node1' }));
+  const [ns, , eth0, host, veth] = podIds('db', 'node1');
+  const web = nsId('lab-web');
+  graph.highlight([web, ns, eth0, veth]); // db is not drawn yet
+  const lit = () => new Set(graph.cy.elements('.highlight').map((e) => e.id()));
+  assert.deepEqual(lit(), new Set([web]));
+  graph.apply(model({ web: 'node1', db: 'node1' })); // its step's objects appear
+  assert.deepEqual(lit(), new Set([web, ns, eth0, veth]));
+  assert.ok(graph.cy.getElementById(veth).isEdge());
+  assert.ok(!graph.cy.getElementById(host).hasClass('highlight'));
+  graph.highlight([host], 'named'); // another class lives beside it
+  assert.ok(graph.cy.getElementById(host).hasClass('named'));
+  graph.highlight([]);
+  assert.deepEqual(lit(), new Set());
+  assert.ok(graph.cy.getElementById(host).hasClass('named'));
+  graph.apply(model({ web: 'node1', db: 'node1' }));
+  assert.deepEqual(lit(), new Set()); // cleared stays cleared
+});
+
+test('a highlighted pod folded into a group at scale lights its group', () => {
+  const graph = new Graph(undefined);
+  const pods = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`p${i}`, 'node1']));
+  graph.apply(model(pods));
+  const pod = nsId('lab-p7');
+  assert.ok(graph.cy.getElementById(pod).empty()); // drawn as part of a group
+  graph.highlight([pod]);
+  const lit = graph.cy.elements('.highlight');
+  assert.equal(lit.length, 1);
+  assert.equal(lit.data('kind'), 'group');
+  assert.equal(lit.id(), graph.view.hidden.get(pod));
+});
