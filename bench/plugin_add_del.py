@@ -1,8 +1,12 @@
-"""pycni against the reference `bridge` + `host-local`, in one run, on the same node.
+"""pycni against the reference `bridge` + `host-local`, in one run, on the same machine.
 
 Run as root: `make bench` (or `.venv/bin/python bench/plugin_add_del.py --pods 30`).
 Everything happens in namespaces this script creates and removes; the host's own
-namespace is not touched. Reports medians and ratios to the reference.
+namespace is not touched. Reports medians and ratios to the reference, each ratio
+taken within one round and the median over `--rounds` (the machine may be shared).
+
+pycni runs three ways: with a `pycni daemon` started on its node, on a node where
+nobody started one (its first, untimed call starts it), and with PYCNI_NO_DAEMON=1.
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from pyroute2 import netns
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab.cni.invoke import REFERENCE_BIN
 from lab.kernel.netns import in_netns
+from lab.pycni.daemon_control import stop_daemons_in
 from lab.pycni.launcher import write_launchers
-
-VENV_BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Impl:
     plugin: Path
     conf: dict
     env: dict
+    node: str = "node"  # the node namespace its calls run in (its role in `nodes`)
 
 
 def impls(work: Path) -> list[Impl]:
@@ -57,13 +61,20 @@ def impls(work: Path) -> list[Impl]:
             {},
         ),
         Impl(
-            "pycni (agent)",
+            "pycni (daemon)",
             work / "bin" / "pycni",
-            conf("pycni", "br-agent", "10.201.0.0/16", "pycni-ipam"),
+            conf("pycni", "br-daemon", "10.201.0.0/16", "pycni-ipam"),
             {},
         ),
+        Impl(  # a node where nobody started one: pycni's first call does
+            "pycni (self-started daemon)",
+            work / "bin" / "pycni",
+            conf("pycni", "br-auto", "10.203.0.0/16", "pycni-ipam"),
+            {},
+            node="auto",
+        ),
         Impl(
-            "pycni (no agent)",
+            "pycni (no daemon)",
             work / "bin" / "pycni",
             conf("pycni", "br-plain", "10.202.0.0/16", "pycni-ipam"),
             {"PYCNI_NO_DAEMON": "1"},
@@ -83,14 +94,15 @@ def env_for(impl: Impl, command: str, cid: str, pod: str, cni_path: str) -> dict
     }
 
 
-def start(impl: Impl, command: str, cid: str, pod: str, cni_path: str) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(impl.plugin)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env_for(impl, command, cid, pod, cni_path),
-    )
+def start(impl: Impl, command: str, cid: str, pod: str, env: Env) -> subprocess.Popen:
+    with in_netns(f"/run/netns/{env.nodes[impl.node]}"):  # the child is born in the node
+        proc = subprocess.Popen(
+            [str(impl.plugin)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env_for(impl, command, cid, pod, env.cni_path),
+        )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(impl.conf).encode())
     proc.stdin.close()
@@ -106,13 +118,62 @@ def finish(proc: subprocess.Popen) -> None:
         raise SystemExit(f"plugin failed: {out.decode()} {err.decode()}")
 
 
-def timed(impl: Impl, command: str, cid: str, pod: str, cni_path: str) -> float:
+def timed(impl: Impl, command: str, cid: str, pod: str, env: Env) -> float:
     t0 = time.perf_counter()
-    finish(start(impl, command, cid, pod, cni_path))
+    finish(start(impl, command, cid, pod, env))
     return time.perf_counter() - t0
 
 
-def run(pods: int, concurrent: int) -> dict:
+@dataclass
+class Env:
+    nodes: dict[str, str]  # role -> namespace
+    cni_path: str
+
+
+def one_round(r: int, impls_: list[Impl], pods: dict, burst_pods: dict, env: Env) -> dict:
+    """Sequential ADDs then DELs, interleaved so drift hits every implementation alike,
+    then one burst of concurrent ADDs per implementation."""
+    add: dict[str, list[float]] = {i.name: [] for i in impls_}
+    dele: dict[str, list[float]] = {i.name: [] for i in impls_}
+    for phase, times in (("ADD", add), ("DEL", dele)):
+        for n in range(len(pods[impls_[0].name])):
+            for impl in impls_:
+                times[impl.name].append(timed(impl, phase, f"r{r}s{n}", pods[impl.name][n], env))
+    burst: dict[str, float] = {}
+    for impl in impls_:
+        t0 = time.perf_counter()
+        procs = [
+            start(impl, "ADD", f"r{r}c{n}", p, env) for n, p in enumerate(burst_pods[impl.name])
+        ]
+        for proc in procs:
+            finish(proc)
+        burst[impl.name] = time.perf_counter() - t0
+        for n, p in enumerate(burst_pods[impl.name]):
+            finish(start(impl, "DEL", f"r{r}c{n}", p, env))
+    ref = impls_[0].name
+    return {
+        impl.name: {
+            "add_median_ms": statistics.median(add[impl.name]) * 1000,
+            "del_median_ms": statistics.median(dele[impl.name]) * 1000,
+            "concurrent_adds_s": burst[impl.name],
+            "add_ratio": statistics.median(add[impl.name]) / statistics.median(add[ref]),
+            "del_ratio": statistics.median(dele[impl.name]) / statistics.median(dele[ref]),
+            "concurrent_ratio": burst[impl.name] / burst[ref],
+        }
+        for impl in impls_
+    }
+
+
+def warm(impls_: list[Impl], pod: str, env: Env) -> None:
+    """Two untimed ADD/DELs each: the second waits for a self-started daemon to be warm."""
+    for n in range(2):
+        for impl in impls_:
+            for command in ("ADD", "DEL"):
+                finish(start(impl, command, f"warm{n}", pod, env))
+
+
+def run(pods: int, concurrent: int, rounds: int) -> dict:
+    """Median of each figure over `rounds` rounds (each ratio within its own round)."""
     tag = uuid.uuid4().hex[:6]
     made: list[str] = []
 
@@ -122,72 +183,46 @@ def run(pods: int, concurrent: int) -> dict:
         made.append(name)
         return name
 
-    agent = None
+    daemon = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         bin_dir = work / "bin"
         write_launchers(bin_dir)
-        cni_path = f"{bin_dir}:{REFERENCE_BIN}"
+        env = Env({}, f"{bin_dir}:{REFERENCE_BIN}")
         try:
-            node = new_ns("node")
+            env.nodes.update(node=new_ns("node"), auto=new_ns("auto"))
             all_impls = impls(work)
             seq_pods = {i.name: [new_ns("pod") for _ in range(pods)] for i in all_impls}
             con_pods = {i.name: [new_ns("pod") for _ in range(concurrent)] for i in all_impls}
-            with in_netns(f"/run/netns/{node}"):
-                agent = subprocess.Popen([str(bin_dir / "pycni"), "agent"])
-                time.sleep(1.5)  # the agent imports pyroute2 once, here
-                add: dict[str, list[float]] = {i.name: [] for i in all_impls}
-                dele: dict[str, list[float]] = {i.name: [] for i in all_impls}
-                for n in range(pods):  # interleaved, so drift hits every implementation alike
-                    for impl in all_impls:
-                        add[impl.name].append(
-                            timed(impl, "ADD", f"s{n}", seq_pods[impl.name][n], cni_path)
-                        )
-                for n in range(pods):
-                    for impl in all_impls:
-                        dele[impl.name].append(
-                            timed(impl, "DEL", f"s{n}", seq_pods[impl.name][n], cni_path)
-                        )
-                burst: dict[str, float] = {}
-                for impl in all_impls:
-                    t0 = time.perf_counter()
-                    procs = [
-                        start(impl, "ADD", f"c{n}", p, cni_path)
-                        for n, p in enumerate(con_pods[impl.name])
-                    ]
-                    for proc in procs:
-                        finish(proc)
-                    burst[impl.name] = time.perf_counter() - t0
-                    for n, p in enumerate(con_pods[impl.name]):
-                        finish(start(impl, "DEL", f"c{n}", p, cni_path))
+            with in_netns(f"/run/netns/{env.nodes['node']}"):
+                daemon = subprocess.Popen([str(bin_dir / "pycni"), "daemon"])
+            warm(all_impls, new_ns("pod"), env)
+            reports = [one_round(r, all_impls, seq_pods, con_pods, env) for r in range(rounds)]
         finally:
-            if agent is not None:
-                agent.terminate()
-                agent.wait()
+            if daemon is not None:
+                daemon.terminate()
+                daemon.wait()
+            for node in env.nodes.values():  # the self-started one above all
+                stop_daemons_in(f"/run/netns/{node}")
             for name in made:
                 netns.remove(name)
-    ref = all_impls[0].name
-    report = {}
-    for impl in all_impls:
-        a, d = statistics.median(add[impl.name]), statistics.median(dele[impl.name])
-        report[impl.name] = {
-            "add_median_ms": round(a * 1000, 1),
-            "del_median_ms": round(d * 1000, 1),
-            f"concurrent_{concurrent}_adds_s": round(burst[impl.name], 2),
-            "add_ratio": round(a / statistics.median(add[ref]), 2),
-            "del_ratio": round(d / statistics.median(dele[ref]), 2),
-            "concurrent_ratio": round(burst[impl.name] / burst[ref], 2),
+    return {
+        name: {
+            key: round(statistics.median(rep[name][key] for rep in reports), 2)
+            for key in reports[0][name]
         }
-    return report
+        for name in reports[0]
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pods", type=int, default=30, help="sequential ADD/DEL per plugin")
     parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="medians over this many rounds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = run(args.pods, args.concurrent)
+    report = run(args.pods, args.concurrent, args.rounds)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -196,7 +231,7 @@ def main() -> None:
     for name, r in report.items():
         print(
             f"{name:30} {r['add_median_ms']:8} {r['add_ratio']:6} {r['del_median_ms']:8} "
-            f"{r['del_ratio']:6} {r[f'concurrent_{args.concurrent}_adds_s']:10} "
+            f"{r['del_ratio']:6} {r['concurrent_adds_s']:10} "
             f"{r['concurrent_ratio']:6}"
         )
 
