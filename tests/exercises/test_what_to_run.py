@@ -194,6 +194,8 @@ def _outcome(cmd: Command, out: subprocess.CompletedProcess[str]) -> str | None:
         return f"a crash, not an error message:\n{said}"
     if cmd.fails and out.returncode == 0:
         return f"the lesson says this fails, but it exited 0:\n{said}"
+    if cmd.fails and not (out.stdout + out.stderr).strip():
+        return f"failed without a word of why:\n{said}"
     if not cmd.fails and out.returncode != 0:
         return f"failed (mark it `# fails: why` if the lesson means it to):\n{said}"
     return None
@@ -204,11 +206,32 @@ def _tail(text: str, lines: int = 15) -> str:
     return "".join(f"  | {line}\n" for line in kept)
 
 
+def lesson_commands(ex: Exercise) -> list[Command]:
+    """The step's commands, or a failure naming every line a terminal cannot run."""
+    lines = what_to_run(ex.readme)
+    wrong = []
+    for line in lines:
+        try:
+            parse_commands([line])
+        except LessonSyntaxError as e:
+            wrong.append(str(e))
+    if wrong:
+        pytest.fail(f"{ex.folder.name}: lines of What to run need a shell:\n" + "\n".join(wrong))
+    commands = parse_commands(lines)
+    assert commands, f"{ex.folder.name}: no command under What to run"
+    return commands
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
+def test_what_to_run_is_one_command_a_line(ex: Exercise) -> None:
+    lesson_commands(ex)
+
+
 @pytest.mark.root
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.folder.name)
-def test_what_to_run_works_as_written(student: StudentLab, ex: Exercise) -> None:
-    commands = parse_commands(what_to_run(ex.readme))
-    assert commands, f"{ex.folder.name}: no command under What to run"
+def test_what_to_run_works_as_written(request: pytest.FixtureRequest, ex: Exercise) -> None:
+    commands = lesson_commands(ex)  # before a lab is up: a lesson a terminal cannot run
+    student: StudentLab = request.getfixturevalue("student")
     problems = []
     for cmd in commands:
         out = student.run(cmd.argv)
@@ -298,6 +321,7 @@ def test_the_lab_defaults_a_lesson_names_stand_for_the_test_lab(tmp_path: Path) 
         (False, 1, "error: no lab is up", True),
         (True, 1, "error: CHECK of mine/eth0 failed", False),
         (True, 0, "", True),
+        (True, 1, "", True),
         (True, 1, "Traceback (most recent call last):\n  File ...\nKeyError: 'ips'", True),
         (False, 1, "error: DEL failed: Traceback (most recent call last): ...", True),
     ],
