@@ -15,7 +15,8 @@ A README's "## What to run" blocks are typed one line at a time (the page's Run 
 tests/exercises/test_what_to_run.py runs them as written): one command per line (or
 several split by `;`), `#` starts a comment, no other shell syntax (pipes, redirections,
 here-documents, `$`, globs), and a command the lesson means to fail ends in
-`# fails: why`; every other command must exit 0.
+`# fails: why` (one whose outcome depends on a troubleshooting step's hidden fault,
+`# may fail: why`); every other command must exit 0.
 
 Hints are a ladder: each `### Hint N: <title>` section has three rungs, introduced by
 the lines `#### Concept`, `#### Where in the API` and `#### Code`, in that order; the

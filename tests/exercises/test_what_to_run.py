@@ -3,7 +3,8 @@
 A student types each line of the block into a terminal (the course page's Run button
 types one line at a time), so a block is read the way catalog.py's docstring says:
 one command per line, `;` between commands, `#` to the end of the line a comment, a
-command the lesson expects to fail marked with a trailing `# fails: why`, and no other
+command the lesson expects to fail marked with a trailing `# fails: why` (one whose
+outcome is what a troubleshooting student looks for, `# may fail: why`), and no other
 shell syntax (no pipes, redirections, here-documents, `$` or globs), since a line must
 run as an argument list.
 
@@ -26,6 +27,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import pytest
@@ -39,12 +41,20 @@ EXERCISES = all_exercises()
 BIN = Path(sys.executable).parent  # the venv's cnilab, as a student's PATH has it
 SECTION_RE = re.compile(r"^#{2,3} .*what to run", re.I)
 HEADING_RE = re.compile(r"^#{1,3} ")
-FAILS_RE = re.compile(r"^fails\s*:\s*\S", re.I)
+MARK_RE = re.compile(r"^(fails|may fail)\s*:\s*\S", re.I)
 SHELL_ONLY = set("|&<>()$`*?{}\\")  # what only a shell would make sense of
 NETNS_WORD_RE = re.compile(rf"^{DEFAULT_PREFIX}-([a-z0-9][a-z0-9-]*)$")
 # A command that crashed (an uncaught exception); `calls -v` may show a plugin's.
 CRASH_RE = re.compile(r"^Traceback \(most recent call last\):", re.M)
 TIMEOUT = 300  # a check on a loaded machine; a hung command fails, it does not hang CI
+
+
+class Expect(Enum):
+    """What the lesson says a command does."""
+
+    OK = "exit 0"
+    FAILS = "fails"  # `# fails: why`: a non-zero exit, with a message
+    MAY_FAIL = "may fail"  # `# may fail: why`: either, as the hidden fault has it
 
 
 class LessonSyntaxError(ValueError):
@@ -55,7 +65,7 @@ class LessonSyntaxError(ValueError):
 class Command:
     line: str  # as the lesson writes it
     argv: tuple[str, ...]
-    fails: bool  # the lesson says it fails (`# fails: why`)
+    expect: Expect = Expect.OK
 
 
 def what_to_run(readme: str) -> list[str]:
@@ -107,9 +117,11 @@ def parse_commands(lines: list[str]) -> list[Command]:
         argvs = [a for a in argvs if a]
         if not argvs:
             continue
-        fails = bool(FAILS_RE.match(comment))
+        mark = MARK_RE.match(comment)
+        said = Expect(mark.group(1).lower()) if mark else Expect.OK
         for n, argv in enumerate(argvs):
-            commands.append(Command(line.strip(), tuple(argv), fails and n == len(argvs) - 1))
+            last = n == len(argvs) - 1
+            commands.append(Command(line.strip(), tuple(argv), said if last else Expect.OK))
     return commands
 
 
@@ -192,11 +204,11 @@ def _outcome(cmd: Command, out: subprocess.CompletedProcess[str]) -> str | None:
     said = f"$ {cmd.line}\n  exit {out.returncode}\n{_tail(out.stdout)}{_tail(out.stderr)}"
     if CRASH_RE.search(out.stderr):
         return f"a crash, not an error message:\n{said}"
-    if cmd.fails and out.returncode == 0:
+    if cmd.expect is Expect.FAILS and out.returncode == 0:
         return f"the lesson says this fails, but it exited 0:\n{said}"
-    if cmd.fails and not (out.stdout + out.stderr).strip():
+    if out.returncode != 0 and not (out.stdout + out.stderr).strip():
         return f"failed without a word of why:\n{said}"
-    if not cmd.fails and out.returncode != 0:
+    if cmd.expect is Expect.OK and out.returncode != 0:
         return f"failed (mark it `# fails: why` if the lesson means it to):\n{said}"
     return None
 
@@ -238,7 +250,7 @@ def test_what_to_run_works_as_written(request: pytest.FixtureRequest, ex: Exerci
         problem = _outcome(cmd, out)
         if problem:
             problems.append(problem)
-        elif not cmd.fails:
+        elif out.returncode == 0:
             student.as_if_written(cmd.argv)
     assert not problems, f"{ex.folder.name}:\n" + "\n".join(problems)
 
@@ -253,29 +265,26 @@ def test_a_block_is_read_line_by_line_with_comments_and_semicolons() -> None:
         "# a whole-line comment\n\n"
         "cnilab pod add a; cnilab pod add b\n"
         "cnilab pod check a   # fails: its address is gone\n"
+        "cnilab exec a -- ping -c1 10.244.0.1   # May fail: if the veth is down\n"
         "cnilab exec a -- echo 'a # b; c'\n"
         "```\n### What to run on node2\n```\ncnilab status\n```\n## Hints\n```sh\nno\n```\n"
     )
-    assert parse_commands(what_to_run(readme)) == [
-        Command(
-            "cnilab exercise start 6   # copies the starter",
-            ("cnilab", "exercise", "start", "6"),
-            False,
-        ),
-        Command("cnilab pod add a; cnilab pod add b", ("cnilab", "pod", "add", "a"), False),
-        Command("cnilab pod add a; cnilab pod add b", ("cnilab", "pod", "add", "b"), False),
-        Command(
-            "cnilab pod check a   # fails: its address is gone",
-            ("cnilab", "pod", "check", "a"),
-            True,
-        ),
-        Command(
-            "cnilab exec a -- echo 'a # b; c'",
-            ("cnilab", "exec", "a", "--", "echo", "a # b; c"),
-            False,
-        ),
-        Command("cnilab status", ("cnilab", "status"), False),
+    got = [(c.argv, c.expect) for c in parse_commands(what_to_run(readme))]
+    assert got == [
+        (("cnilab", "exercise", "start", "6"), Expect.OK),
+        (("cnilab", "pod", "add", "a"), Expect.OK),
+        (("cnilab", "pod", "add", "b"), Expect.OK),
+        (("cnilab", "pod", "check", "a"), Expect.FAILS),
+        (("cnilab", "exec", "a", "--", "ping", "-c1", "10.244.0.1"), Expect.MAY_FAIL),
+        (("cnilab", "exec", "a", "--", "echo", "a # b; c"), Expect.OK),
+        (("cnilab", "status"), Expect.OK),
     ]
+
+
+def test_a_mark_after_semicolons_is_the_last_commands() -> None:
+    first, last = parse_commands(["cnilab pod del a; cnilab pod del a   # fails: gone"])
+    assert (first.expect, last.expect) == (Expect.OK, Expect.FAILS)
+    assert first.line == last.line == "cnilab pod del a; cnilab pod del a   # fails: gone"
 
 
 @pytest.mark.parametrize(
@@ -296,7 +305,7 @@ def test_shell_syntax_in_a_block_is_a_defect_of_the_lesson(line: str) -> None:
 
 def test_a_comment_that_only_mentions_failing_does_not_mark_the_command() -> None:
     (cmd,) = parse_commands(["cnilab pod check mine   # now CHECK should fail"])
-    assert not cmd.fails
+    assert cmd.expect is Expect.OK
 
 
 def test_the_lab_defaults_a_lesson_names_stand_for_the_test_lab(tmp_path: Path) -> None:
@@ -315,20 +324,24 @@ def test_the_lab_defaults_a_lesson_names_stand_for_the_test_lab(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    ("fails", "code", "stderr", "wrong"),
+    ("expect", "code", "stderr", "wrong"),
     [
-        (False, 0, "", False),
-        (False, 1, "error: no lab is up", True),
-        (True, 1, "error: CHECK of mine/eth0 failed", False),
-        (True, 0, "", True),
-        (True, 1, "", True),
-        (True, 1, "Traceback (most recent call last):\n  File ...\nKeyError: 'ips'", True),
-        (False, 1, "error: DEL failed: Traceback (most recent call last): ...", True),
+        (Expect.OK, 0, "", False),
+        (Expect.OK, 1, "error: no lab is up", True),
+        (Expect.FAILS, 1, "error: CHECK of mine/eth0 failed", False),
+        (Expect.FAILS, 0, "", True),
+        (Expect.FAILS, 1, "", True),
+        (Expect.FAILS, 1, "Traceback (most recent call last):\n  File ...\nKeyError: 'ips'", True),
+        (Expect.OK, 1, "error: DEL failed: Traceback (most recent call last): ...", True),
+        (Expect.MAY_FAIL, 0, "", False),
+        (Expect.MAY_FAIL, 1, "1 packets transmitted, 0 received", False),
+        (Expect.MAY_FAIL, 1, "", True),
+        (Expect.MAY_FAIL, 0, "Traceback (most recent call last):\n  File ...", True),
     ],
 )
 def test_a_command_does_what_the_lesson_says_or_is_reported(
-    fails: bool, code: int, stderr: str, wrong: bool
+    expect: Expect, code: int, stderr: str, wrong: bool
 ) -> None:
-    cmd = Command("cnilab x", ("cnilab", "x"), fails)
+    cmd = Command("cnilab x", ("cnilab", "x"), expect)
     out = subprocess.CompletedProcess(cmd.argv, code, "", stderr)
     assert (_outcome(cmd, out) is not None) == wrong
