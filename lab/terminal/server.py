@@ -8,11 +8,14 @@ not bound by the same-origin policy: any page the student visits could open one)
 token (`?token=`: a browser cannot set headers on a WebSocket); and the cap on open
 terminals (503 with Retry-After). Then the step and the target are checked, and a
 shell starts (lab.terminal.shell). Whatever ends the connection (the tab closed, the
-network, the server stopping) ends the shell and everything it started.
+network, the server stopping) ends the shell and everything it started. Frames:
+lab.terminal.pump.
 
-Frames: binary both ways is the terminal's bytes; text from the page is JSON
-`{"type": "resize", "cols": C, "rows": R}`; text to the page is JSON `ready` (target,
-folder, pid) first and `exit` when the shell ends.
+On real nodes (`RealNodes`: the Vagrant lab, the app on node1 with `--agents` and no
+embedded lab here) a shell on this host's node opens here, in the node's own
+namespace (the host's) or a pod's; one on another node opens through that node's agent
+(`RemoteTerminals`, lab.agent.terminal_client), and this server relays the page's
+frames to it: the page never reaches an agent, and the cap counts relayed terminals.
 """
 
 from __future__ import annotations
@@ -20,17 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import stat
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -38,14 +42,19 @@ from websockets.http11 import Request, Response
 from lab.cluster.plan import load_plan
 from lab.exercises.catalog import ExerciseError, get_exercise
 from lab.hostguard import host_allowed, split_host
-from lab.terminal.shell import Shell, ShellError, clamp_size
-from lab.terminal.targets import TargetError, resolve
+from lab.terminal.pump import Channel, ChannelClosed, relay, serve_shell
+from lab.terminal.shell import Shell, ShellError, clamp_size, lab_env
+from lab.terminal.targets import (
+    ServedNode,
+    TargetError,
+    node_of,
+    resolve,
+    resolve_on_node,
+)
 
 PATH = "/terminal"
 MAX_TERMINALS = 8
 MAX_INPUT = 64 * 1024  # one frame from the page: a paste, never a file upload
-READ_CHUNK = 64 * 1024
-QUEUE_HIGH, QUEUE_LOW = 64, 8  # output frames waiting: stop reading the pty, read again
 RETRY_AFTER = "5"
 log = logging.getLogger("cnilab.terminal")
 
@@ -61,6 +70,23 @@ class TerminalConfig:
     port: int = 0  # 0: any free one
     allowed_hosts: list[str] = field(default_factory=list)
     max_terminals: int = MAX_TERMINALS
+    nodes: RealNodes | None = None
+
+
+class RemoteTerminals(Protocol):
+    """Terminals on another node (lab.agent.terminal_client.AgentTerminals)."""
+
+    async def open(self, spec: str, cols: int, rows: int) -> Channel:
+        """A channel to a shell there; TargetError (saying why) if there is none."""
+
+
+@dataclass
+class RealNodes:
+    """The nodes of a real-node lab: this host's (if it is one) and the others' agents."""
+
+    local: ServedNode | None
+    remote: Mapping[str, RemoteTerminals]
+    env: dict[str, str] = field(default_factory=dict)  # for `cnilab` in this host's shells
 
 
 def origin_allowed(origin: str | None, host: str, config: TerminalConfig) -> bool:
@@ -114,7 +140,7 @@ def step_folder(workspace: Path, step: str) -> Path:
 class TerminalServer:
     def __init__(self, config: TerminalConfig) -> None:
         self.config = config
-        self.shells: set[Shell] = set()
+        self.shells: set[Shell | Relayed] = set()
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
@@ -202,124 +228,113 @@ class TerminalServer:
         return None
 
     # -- a terminal --------------------------------------------------------------------
-    def _open(self, query: dict[str, list[str]]) -> Shell:
-        """The shell the page asked for, or ValueError saying why not."""
-        one = {k: v[0] for k, v in query.items() if v}
-        plan = load_plan(self.config.state_dir)
-        if plan is None:
-            raise TargetError("no lab is up: run `cnilab up`")
-        target = resolve(plan, one.get("target", ""))
+    def _real_nodes(self) -> bool:
+        """Serving real nodes: agents given, and no embedded lab up here."""
+        nodes = self.config.nodes
+        return nodes is not None and load_plan(self.config.state_dir) is None
+
+    def _local_shell(self, one: dict[str, str], cols: int, rows: int) -> Shell:
+        """The shell the page asked for on this host, or TargetError saying why not."""
+        nodes = self.config.nodes
+        if self._real_nodes():
+            assert nodes is not None and nodes.local is not None
+            target = resolve_on_node(nodes.local, one.get("target", ""))
+            env = nodes.env or lab_env(self.config.state_dir, self.config.workspace)
+        else:
+            plan = load_plan(self.config.state_dir)
+            if plan is None:
+                raise TargetError("no lab is up: run `cnilab up`")
+            target = resolve(plan, one.get("target", ""))
+            env = lab_env(self.config.state_dir, self.config.workspace)
         try:
             folder = step_folder(self.config.workspace, one.get("step", "1"))
         except ExerciseError as e:
             raise TargetError(str(e)) from None
-        cols, rows = (int(one[k]) if one.get(k, "").isdigit() else 0 for k in ("cols", "rows"))
-        cols, rows = clamp_size(cols, rows)
-        return Shell(target, folder, self.config.state_dir, self.config.workspace, cols, rows)
+        return Shell(target, folder, env, cols, rows)
+
+    def _remote(self, spec: str) -> tuple[str, RemoteTerminals] | None:
+        """The agent a real-node target is reached through, or None: it is on this host."""
+        nodes = self.config.nodes
+        if nodes is None or not self._real_nodes():
+            return None
+        node = node_of(spec)
+        if nodes.local is not None and node == nodes.local.node:
+            return None
+        if node not in nodes.remote:
+            known = sorted([*nodes.remote, *([nodes.local.node] if nodes.local else [])])
+            raise TargetError(f"unknown node {node!r}: {', '.join(known)}")
+        return node, nodes.remote[node]
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         if len(self.shells) >= self.config.max_terminals:  # two raced through the gate
             await connection.close(1013, "too many terminals open: close one")
             return
+        query = parse_qs(urlsplit(connection.request.path).query)
+        one = {k: v[0] for k, v in query.items() if v}
+        cols, rows = (int(one[k]) if one.get(k, "").isdigit() else 0 for k in ("cols", "rows"))
+        cols, rows = clamp_size(cols, rows)
+        page = WebSocketChannel(connection)
         try:
-            shell = self._open(parse_qs(urlsplit(connection.request.path).query))
+            remote = self._remote(one.get("target", ""))
+            if remote is not None:
+                await self._relay(page, remote, one.get("target", ""), cols, rows)
+                return
+            shell = self._local_shell(one, cols, rows)
         except (TargetError, ShellError) as e:
             await connection.close(1008, str(e)[:120])
             return
-        self.shells.add(shell)
-        loop = asyncio.get_running_loop()
-        try:
-            ready = {"type": "ready", **shell.target.to_dict(), "pid": shell.pid}
-            await connection.send(json.dumps({**ready, "cwd": str(shell.cwd)}))
-            await self._pump(connection, shell, loop)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.shells.discard(shell)
-            await loop.run_in_executor(None, shell.close)
+        ready = {**shell.target.to_dict(), "pid": shell.pid, "cwd": str(shell.cwd)}
+        await serve_shell(page, shell, ready, self.shells)
 
-    async def _pump(
-        self, connection: ServerConnection, shell: Shell, loop: asyncio.AbstractEventLoop
+    async def _relay(
+        self, page: Channel, remote: tuple[str, RemoteTerminals], spec: str, cols: int, rows: int
     ) -> None:
-        output: asyncio.Queue[bytes | None] = asyncio.Queue()
-        reading = True
-
-        def readable() -> None:
-            nonlocal reading
-            try:
-                data = os.read(shell.fd, READ_CHUNK)
-            except BlockingIOError:
-                return
-            except OSError:  # EIO: the shell and every holder of the pty are gone
-                data = b""
-            if not data:
-                loop.remove_reader(shell.fd)
-                output.put_nowait(None)
-                return
-            output.put_nowait(data)
-            if output.qsize() >= QUEUE_HIGH:  # a slow page: let the pty fill, not our memory
-                loop.remove_reader(shell.fd)
-                reading = False
-
-        async def send() -> None:
-            nonlocal reading
-            while True:
-                data = await output.get()
-                if data is None:
-                    await connection.send(json.dumps({"type": "exit"}))
-                    await connection.close(1000, "the shell ended")
-                    return
-                while not output.empty() and len(data) < READ_CHUNK:
-                    more = output.get_nowait()
-                    if more is None:
-                        output.put_nowait(None)
-                        break
-                    data += more
-                await connection.send(data)
-                if not reading and output.qsize() <= QUEUE_LOW:
-                    reading = True
-                    loop.add_reader(shell.fd, readable)
-
-        loop.add_reader(shell.fd, readable)
-        sender = asyncio.create_task(send())
+        """A terminal on another node, through its agent: the page never sees the agent."""
+        node, terminals = remote
+        held = Relayed(node)
+        self.shells.add(held)  # counts against the cap while it opens, too
         try:
-            async for message in connection:
-                if isinstance(message, bytes):
-                    await write_all(loop, shell.fd, message)
-                else:
-                    control(shell, message)
-                if sender.done():
-                    break
-        finally:
-            loop.remove_reader(shell.fd)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await sender
-
-
-def control(shell: Shell, message: str) -> None:
-    """A text frame from the page: a resize; anything else is ignored."""
-    try:
-        data: Any = json.loads(message)
-    except ValueError:
-        return
-    if isinstance(data, dict) and data.get("type") == "resize":
-        shell.resize(*clamp_size(data.get("cols"), data.get("rows")))
-
-
-async def write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
-    """Write to the pty without blocking the loop (a paste into a busy shell waits)."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            ready = loop.create_future()
-            loop.add_writer(fd, ready.set_result, None)
+            far = await terminals.open(spec, cols, rows)
             try:
-                await ready
+                await relay(page, far, {"id": spec, "node": node})
             finally:
-                loop.remove_writer(fd)
-        except OSError:  # the shell is gone; the reader says so
-            return
+                await far.close(1000, "the page closed the terminal")
+        finally:
+            self.shells.discard(held)
+
+
+class Relayed:
+    """A place in the cap held by a terminal on another node (its shell is there)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def close(self) -> None:  # the shell is the agent's to end, when the link closes
+        pass
+
+
+class WebSocketChannel:
+    """A `websockets` connection (the page's, or ours to an agent) as a Channel."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    async def recv(self) -> bytes | str | None:
+        try:
+            return await self.connection.recv()
+        except ConnectionClosed:
+            return None
+
+    async def send(self, data: bytes | str) -> None:
+        try:
+            await self.connection.send(data)
+        except ConnectionClosed:
+            raise ChannelClosed from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.connection.close(code, reason)
+
+    def closed_with(self) -> tuple[int | None, str]:
+        received = self.connection.close_rcvd
+        return (received.code, received.reason) if received else (None, "")

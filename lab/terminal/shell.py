@@ -45,7 +45,13 @@ def clamp_size(cols: object, rows: object) -> tuple[int, int]:
     return c, r
 
 
-def shell_env(target: Target, state_dir: str, workspace: Path, marker: str) -> dict[str, str]:
+def lab_env(state_dir: str, workspace: Path, prefix: str = "") -> dict[str, str]:
+    """What `cnilab` in the shell needs to find the lab and the student's files."""
+    env = {"CNILAB_STATE_DIR": state_dir, "CNILAB_WORKSPACE": str(workspace)}
+    return {**env, "CNILAB_PREFIX": prefix} if prefix else env
+
+
+def shell_env(target: Target, extra: dict[str, str], marker: str) -> dict[str, str]:
     """A clean environment: nothing of the server's own (its token) leaks into the shell."""
     bin_dir = str(Path(sys.executable).parent)  # the venv's: cnilab, pycni
     return {
@@ -54,8 +60,7 @@ def shell_env(target: Target, state_dir: str, workspace: Path, marker: str) -> d
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
         "PS1": f"({target.label}) \\W# ",
-        "CNILAB_STATE_DIR": state_dir,
-        "CNILAB_WORKSPACE": str(workspace),
+        **extra,
         MARKER: marker,
     }
 
@@ -106,7 +111,7 @@ class Shell:
     """A root shell on a pty in `target`'s namespace, working in `cwd`."""
 
     def __init__(
-        self, target: Target, cwd: Path, state_dir: str, workspace: Path, cols: int, rows: int
+        self, target: Target, cwd: Path, env: dict[str, str], cols: int, rows: int
     ) -> None:
         self.target = target
         self.cwd = cwd
@@ -126,7 +131,7 @@ class Shell:
                 stdout=slave,
                 stderr=slave,
                 cwd=cwd,
-                env=shell_env(target, state_dir, workspace, self.marker),
+                env=shell_env(target, env, self.marker),
                 close_fds=True,
             )
         except OSError as e:
