@@ -13,10 +13,10 @@ exercises/06-add/
 
 A README's "## What to run" blocks are typed one line at a time (the page's Run button;
 tests/exercises/test_what_to_run.py runs them as written): one command per line (or
-several split by `;`), `#` starts a comment, no other shell syntax (pipes, redirections,
-here-documents, `$`, globs), and a command the lesson means to fail ends in
-`# fails: why` (one whose outcome depends on a troubleshooting step's hidden fault,
-`# may fail: why`); every other command must exit 0.
+several split by `;`), `#` starts a comment, no shell syntax (pipes, redirections, `$`,
+globs) but a file written from a quoted here-document (`cat > PATH <<'EOF'`). A command
+the lesson means to fail ends in `# fails: why`, one whose outcome depends on a
+troubleshooting step's hidden fault in `# may fail: why`; every other must exit 0.
 
 Hints are a ladder: each `### Hint N: <title>` section has three rungs, introduced by
 the lines `#### Concept`, `#### Where in the API` and `#### Code`, in that order; the

@@ -5,8 +5,10 @@ types one line at a time), so a block is read the way catalog.py's docstring say
 one command per line, `;` between commands, `#` to the end of the line a comment, a
 command the lesson expects to fail marked with a trailing `# fails: why` (one whose
 outcome is what a troubleshooting student looks for, `# may fail: why`), and no other
-shell syntax (no pipes, redirections, here-documents, `$` or globs), since a line must
-run as an argument list.
+shell syntax (no pipes, redirections, `$` or globs), since a line must run as an
+argument list. The one exception is a file written from a quoted here-document,
+`cat > PATH <<'EOF'` up to the line `EOF`: typed line by line it works in a terminal,
+and the test writes the file itself.
 
 Each step runs in a lab of its own, brought up as the student's is (`cnilab up`) under
 a unique $CNILAB_PREFIX and $CNILAB_STATE_DIR, with HOME a fresh folder. The lab's
@@ -42,6 +44,8 @@ BIN = Path(sys.executable).parent  # the venv's cnilab, as a student's PATH has 
 SECTION_RE = re.compile(r"^#{2,3} .*what to run", re.I)
 HEADING_RE = re.compile(r"^#{1,3} ")
 MARK_RE = re.compile(r"^(fails|may fail)\s*:\s*\S", re.I)
+# The one piece of shell read: a file written from a quoted here-document (no expansion).
+HEREDOC_RE = re.compile(r"^cat > (?P<path>[^\s'\"<>|;&$`]+) <<'(?P<end>[A-Z]+)'$")
 SHELL_ONLY = set("|&<>()$`*?{}\\")  # what only a shell would make sense of
 NETNS_WORD_RE = re.compile(rf"^{DEFAULT_PREFIX}-([a-z0-9][a-z0-9-]*)$")
 # A command that crashed (an uncaught exception); `calls -v` may show a plugin's.
@@ -66,6 +70,7 @@ class Command:
     line: str  # as the lesson writes it
     argv: tuple[str, ...]
     expect: Expect = Expect.OK
+    text: str | None = None  # a here-document's lines: `cat > PATH <<'EOF'` writes them
 
 
 def what_to_run(readme: str) -> list[str]:
@@ -110,18 +115,36 @@ def _split_line(line: str) -> tuple[list[str], str]:
 
 
 def parse_commands(lines: list[str]) -> list[Command]:
-    commands = []
-    for line in lines:
-        parts, comment = _split_line(line)
-        argvs = [shlex.split(p) for p in parts]
-        argvs = [a for a in argvs if a]
-        if not argvs:
+    """The commands of a block's lines; every line a terminal cannot run is named."""
+    commands: list[Command] = []
+    wrong = []
+    rest = iter(lines)
+    for line in rest:
+        heredoc = HEREDOC_RE.match(line.strip())
+        if heredoc:
+            body, end = [], heredoc["end"]
+            for x in rest:
+                if x == end:
+                    break
+                body.append(x)
+            else:
+                wrong.append(f"{line!r}: no {end} line ends the here-document")
+            argv = ("cat", ">", heredoc["path"])
+            commands.append(Command(line.strip(), argv, text="".join(f"{x}\n" for x in body)))
             continue
+        try:
+            parts, comment = _split_line(line)
+        except LessonSyntaxError as e:
+            wrong.append(str(e))
+            continue
+        argvs = [a for a in (shlex.split(p) for p in parts) if a]
         mark = MARK_RE.match(comment)
         said = Expect(mark.group(1).lower()) if mark else Expect.OK
         for n, argv in enumerate(argvs):
             last = n == len(argvs) - 1
             commands.append(Command(line.strip(), tuple(argv), said if last else Expect.OK))
+    if wrong:
+        raise LessonSyntaxError("\n".join(wrong))
     return commands
 
 
@@ -154,8 +177,10 @@ class StudentLab:
         match = NETNS_WORD_RE.match(word)
         return f"{self.prefix}-{match.group(1)}" if match else word
 
-    def run(self, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-        words = [self.word(w) for w in argv]
+    def run(self, cmd: Command) -> subprocess.CompletedProcess[str]:
+        words = [self.word(w) for w in cmd.argv]
+        if cmd.text is not None:
+            return self._write(Path(words[2]), cmd.text)
         program = shutil.which(words[0], path=self.env["PATH"])
         if program is None:
             return subprocess.CompletedProcess(words, 127, "", f"{words[0]}: command not found")
@@ -169,6 +194,15 @@ class StudentLab:
             timeout=TIMEOUT,
             check=False,
         )
+
+    @staticmethod
+    def _write(path: Path, text: str) -> subprocess.CompletedProcess[str]:
+        """`cat > path <<'EOF'`, as a shell would do it."""
+        try:
+            path.write_text(text)
+        except OSError as e:
+            return subprocess.CompletedProcess(["cat"], 1, "", f"{path}: {e.strerror}")
+        return subprocess.CompletedProcess(["cat"], 0, "", "")
 
     def as_if_written(self, argv: tuple[str, ...]) -> None:
         """After `cnilab exercise start N`: the step's solution over the starter."""
@@ -188,11 +222,11 @@ def student(tmp_path: Path) -> Iterator[StudentLab]:
     home.mkdir()
     lab = StudentLab(home, tmp_path / "state", f"wr{uuid.uuid4().hex[:8]}")
     try:
-        up = lab.run(("cnilab", "up"))
+        up = lab.run(Command("cnilab up", ("cnilab", "up")))
         assert up.returncode == 0, up.stdout + up.stderr
         yield lab
     finally:
-        down = lab.run(("cnilab", "down"))
+        down = lab.run(Command("cnilab down", ("cnilab", "down")))
         build.down(load_plan(lab.state_dir))  # whatever a failed `down` left
         assert down.returncode == 0, down.stdout + down.stderr
         assert lab.namespaces() == [], "namespaces left after `cnilab down`"
@@ -220,16 +254,10 @@ def _tail(text: str, lines: int = 15) -> str:
 
 def lesson_commands(ex: Exercise) -> list[Command]:
     """The step's commands, or a failure naming every line a terminal cannot run."""
-    lines = what_to_run(ex.readme)
-    wrong = []
-    for line in lines:
-        try:
-            parse_commands([line])
-        except LessonSyntaxError as e:
-            wrong.append(str(e))
-    if wrong:
-        pytest.fail(f"{ex.folder.name}: lines of What to run need a shell:\n" + "\n".join(wrong))
-    commands = parse_commands(lines)
+    try:
+        commands = parse_commands(what_to_run(ex.readme))
+    except LessonSyntaxError as e:
+        pytest.fail(f"{ex.folder.name}: lines of What to run need a shell:\n{e}")
     assert commands, f"{ex.folder.name}: no command under What to run"
     return commands
 
@@ -246,7 +274,7 @@ def test_what_to_run_works_as_written(request: pytest.FixtureRequest, ex: Exerci
     student: StudentLab = request.getfixturevalue("student")
     problems = []
     for cmd in commands:
-        out = student.run(cmd.argv)
+        out = student.run(cmd)
         problem = _outcome(cmd, out)
         if problem:
             problems.append(problem)
@@ -291,7 +319,9 @@ def test_a_mark_after_semicolons_is_the_last_commands() -> None:
     "line",
     [
         "cnilab calls -v | less",
-        "cat > ~/net.json <<'EOF'",
+        "cat > ~/net.json <<'EOF'",  # never ended
+        "cat > ~/net.json <<EOF",  # unquoted: the shell would expand $ in it
+        "cat >> ~/net.json <<'EOF'",
         "cnilab up && cnilab status",
         "ls /run/cnilab/*",
         "echo $HOME",
@@ -301,6 +331,17 @@ def test_a_mark_after_semicolons_is_the_last_commands() -> None:
 def test_shell_syntax_in_a_block_is_a_defect_of_the_lesson(line: str) -> None:
     with pytest.raises(LessonSyntaxError):
         parse_commands([line])
+
+
+def test_a_quoted_here_document_writes_its_lines_and_the_block_goes_on(tmp_path: Path) -> None:
+    lines = ["cat > ~/x/net.json <<'EOF'", '{"name": "a $b | c"}', "  # kept", "EOF", "ls ~/x"]
+    write, ls = parse_commands(lines)
+    assert (write.text, ls.argv) == ('{"name": "a $b | c"}\n  # kept\n', ("ls", "~/x"))
+    lab = StudentLab(tmp_path, tmp_path / "state", "wrabc")
+    assert lab.run(write).returncode == 1  # no folder ~/x yet: as a shell says
+    (tmp_path / "x").mkdir()
+    assert lab.run(write).returncode == 0
+    assert (tmp_path / "x" / "net.json").read_text() == write.text
 
 
 def test_a_comment_that_only_mentions_failing_does_not_mark_the_command() -> None:
