@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -135,18 +135,25 @@ def in_netns(path: str) -> Iterator[None]:
         os.close(home)
 
 
+def request_socket() -> Any:
+    """An IPRoute for requests only. It joins no multicast group (IPRoute's default joins
+    several), so the events our own changes cause never queue up in it, to be parsed and
+    dropped while it waits for its answers: ~4 ms of CPU in one pycni ADD."""
+    from pyroute2 import IPRoute
+
+    return IPRoute(groups=0)
+
+
 @contextmanager
 def iproute_in(path: str) -> Iterator[tuple[object, int]]:
     """A netlink socket living in `path`'s namespace, plus an fd of that namespace.
 
     The thread enters only to create the socket; everything after runs from home.
     """
-    from pyroute2 import IPRoute
-
     fd = open_netns(path)
     try:
         with in_netns(path):
-            ipr = IPRoute()
+            ipr = request_socket()
         with ipr:
             yield ipr, fd
     finally:

@@ -6,27 +6,28 @@ to it, more than the reference plugin's whole ADD. So the format is trivial:
     request: b"CNI1\\n" NAME=VALUE\\0 ... \\0 <stdin bytes>
     answer:  b"+" b"<exit code> <len(stdout)>\\n" <stdout bytes> <stderr bytes>
 
-Environment values cannot hold NUL, so NUL separates them safely. The leading
+Environment values cannot hold NUL, so NUL separates them safely. They travel as the
+bytes the runtime gave, and the daemon decodes them as os.environ would have
+(UTF-8, surrogate escapes), so a value that is not UTF-8 meets the same check there. The leading
 b"+" is sent by the worker the moment it takes the call, before it reads the
 request: a connection that ends without it was never served (a daemon that went
 idle with the call still queued), so the client may safely do the work itself.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: even that import costs the thin client.
 MAGIC = b"CNI1\n"
 TAKEN = b"+"
 FORWARDED_PREFIXES = ("CNI_", "PYCNI_")
+FORWARDED = (b"CNI_", b"PYCNI_")
 
 
 class WireError(ValueError):
     pass
 
 
-def encode_request(environ: dict[str, str], stdin: bytes) -> bytes:
-    pairs = [
-        f"{k}={v}".encode() + b"\0" for k, v in environ.items() if k.startswith(FORWARDED_PREFIXES)
-    ]
+def encode_request(environ: dict[bytes, bytes], stdin: bytes) -> bytes:
+    """`environ` as os.environb (or posix.environ) holds it: bytes."""
+    pairs = [k + b"=" + v + b"\0" for k, v in environ.items() if k.startswith(FORWARDED)]
     return MAGIC + b"".join(pairs) + b"\0" + stdin
 
 
@@ -42,10 +43,7 @@ def decode_request(data: bytes) -> tuple[dict[str, str], bytes]:
             raise WireError("truncated pycni request")
     env = {}
     for pair in head.split(b"\0") if head else []:
-        try:
-            key, eq, value = pair.decode().partition("=")
-        except UnicodeDecodeError:
-            raise WireError("a variable in the pycni request is not UTF-8") from None
+        key, eq, value = pair.decode("utf-8", "surrogateescape").partition("=")
         if not eq or not key.startswith(FORWARDED_PREFIXES):
             raise WireError(f"bad variable in pycni request: {key!r}")
         env[key] = value

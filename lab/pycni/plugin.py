@@ -18,7 +18,7 @@ from lab.cni.skel import CmdArgs, Environment
 from lab.cni.skel import main as skel_main
 from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import LinkNotFound
-from lab.kernel.netns import NetnsNotFound, iproute_in
+from lab.kernel.netns import NetnsNotFound, iproute_in, request_socket
 from lab.pycni import narration, steps
 from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import BridgeConf, load_bridge_conf
@@ -84,7 +84,7 @@ def cmd_add(args: CmdArgs) -> Result:
     tag = attachment_tag(conf.network, args.container_id, args.ifname)
     names = (host_veth_name(args.container_id, args.ifname), args.ifname)
     with (
-        IPRoute() as host,
+        request_socket() as host,
         pod_netns(args.netns) as (pod, pod_fd),
         closing(steps.open_demo(conf, args)) as demo,
         ExitStack() as undo,
@@ -142,7 +142,7 @@ def cmd_add(args: CmdArgs) -> Result:
 def cmd_del(args: CmdArgs) -> None:
     """Best effort and repeatable: the netns, the veth or the reservation may be gone."""
     conf = _setup(args)
-    with IPRoute() as host, steps.failing_to("delete the host veth"):
+    with request_socket() as host, steps.failing_to("delete the host veth"):
         gone = not links.delete_link(host, host_veth_name(args.container_id, args.ifname))
     ipam_del(conf.raw, args.stdin_data, args)
     if conf.ip_masq:
@@ -158,7 +158,7 @@ def cmd_check(args: CmdArgs) -> None:
     prev = conf.base.prev_result
     if prev is None:
         raise CNIError(ErrorCode.INVALID_CONFIG, "CHECK needs a prevResult")
-    with IPRoute() as host, pod_netns(args.netns) as (pod, _fd):
+    with request_socket() as host, pod_netns(args.netns) as (pod, _fd):
         check_pod_iface(pod, prev, args)
         check_host_veth(host, conf, args)
     ipam_check(conf.raw, args.stdin_data, args)
@@ -206,7 +206,7 @@ def cmd_gc(args: CmdArgs) -> None:
     conf = _setup(args)
     keep = {attachment_tag(conf.network, cid, ifn) for cid, ifn in valid_attachments(conf.raw)}
     mine = veth_alias(f"{conf.network} ")
-    with IPRoute() as host, steps.failing_to("garbage-collect host veths"):
+    with request_socket() as host, steps.failing_to("garbage-collect host veths"):
         for link in links.list_links(host):
             if link.alias.startswith(mine) and link.alias.removeprefix(ALIAS_PREFIX) not in keep:
                 log.info("GC deletes %s (%s)", link.name, link.alias)

@@ -74,11 +74,12 @@ def ensure_bridge(host: Any, conf: BridgeConf) -> tuple[Link, bool]:
     """The bridge, and whether this call created it (a failed ADD then removes it)."""
     with failing_to(f"set up bridge {conf.bridge!r}"):
         try:
-            links.link_by_name(host, conf.bridge)
-            existed = True
+            bridge = links.link_by_name(host, conf.bridge)
         except LinkNotFound:
-            existed = False
-        return links.ensure_bridge(host, conf.bridge, conf.mtu), not existed
+            return links.ensure_bridge(host, conf.bridge, conf.mtu), True
+        if bridge.kind == "bridge" and bridge.up:  # every ADD but the first: 1 request, not 4
+            return bridge, False
+        return links.ensure_bridge(host, conf.bridge, conf.mtu), False
 
 
 def remove_unused_bridge(host: Any, bridge: Link) -> None:

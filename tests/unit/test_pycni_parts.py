@@ -35,12 +35,19 @@ def test_attachment_tag_fits_an_nft_comment() -> None:
 
 
 def test_wire_round_trip_keeps_only_cni_variables() -> None:
-    env = {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "HOME": "/root", "PYCNI_NO_DAEMON": "0"}
+    env = {b"CNI_COMMAND": b"ADD", b"CNI_ARGS": b"A=1;B=2", b"HOME": b"/root", b"PYCNI_X": b"0"}
     got_env, stdin = decode_request(encode_request(env, b'{"x": "\\u00e9"}\x00'))
-    assert got_env == {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "PYCNI_NO_DAEMON": "0"}
+    assert got_env == {"CNI_COMMAND": "ADD", "CNI_ARGS": "A=1;B=2", "PYCNI_X": "0"}
     assert stdin == b'{"x": "\\u00e9"}\x00'
     assert decode_request(encode_request({}, b"x")) == ({}, b"x")
+    assert decode_request(encode_request({b"CNI_A": b""}, b"")) == ({"CNI_A": ""}, b"")
     assert decode_answer(TAKEN + encode_answer(7, "é out", "err")) == (7, "é out".encode(), b"err")
+
+
+def test_wire_decodes_bytes_as_os_environ_would() -> None:
+    """A value that is not UTF-8 reaches the plugin as os.environ has it, to be refused there."""
+    got_env, _ = decode_request(encode_request({b"CNI_IFNAME": b"eth\x80"}, b"{}"))
+    assert got_env == {"CNI_IFNAME": "eth\udc80"}
 
 
 @pytest.mark.parametrize("bad", [b"GET / HTTP/1.1", b"CNI1\nHOME=x\x00\x00", b"CNI1\nCNI_A=1"])
@@ -95,10 +102,3 @@ def test_bad_plugin_options_are_code_7(over: dict) -> None:
     with pytest.raises(CNIError) as e:
         parse_bridge_conf(base(**over))
     assert e.value.code == 7
-
-
-def test_thin_client_runs_in_process_when_env_is_not_utf8() -> None:
-    """A surrogate-escaped byte once crashed encode_request; now the in-process path answers."""
-    from lab.pycni.entry import call_daemon
-
-    assert call_daemon({"CNI_IFNAME": "eth\udc80"}, b"{}") is None

@@ -76,9 +76,21 @@ class DiskStore:
             return False
         with os.fdopen(fd, "w", newline="") as f:
             f.write(owner[0] + LINE_BREAK + owner[1])
-        with open(os.path.join(self.dir, f"{LAST_RESERVED}{range_id}"), "w") as f:
-            f.write(str(ip))
+        self._write_last_reserved(range_id, ip)
         return True
+
+    def _write_last_reserved(self, range_id: int, ip: IPAddress) -> None:
+        """Overwrite in place, then cut to length: never truncate to zero first. ext4 flushes
+        a file truncated to zero and rewritten when it is closed (auto_da_alloc), which
+        made every ADD wait 1-4 ms for the disk here."""
+        data = str(ip).encode()
+        path = os.path.join(self.dir, f"{LAST_RESERVED}{range_id}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
 
     def last_reserved(self, range_id: int) -> IPAddress | None:
         try:
