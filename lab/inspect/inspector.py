@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -91,10 +91,18 @@ class Inspector:
         """Read every namespace again, into a new snapshot."""
         return self.refresh(None, force=True)
 
-    def refresh(self, changed: Iterable[NetnsKey] | None = None, force: bool = False) -> Snapshot:
+    def refresh(
+        self,
+        changed: Mapping[NetnsKey, Collection[str]] | Iterable[NetnsKey] | None = None,
+        force: bool = False,
+        rescan: bool = True,
+    ) -> Snapshot:
         """Rescan, re-read the `changed` namespaces (and new ones) and rebuild the graph.
 
-        `None` re-reads every namespace. Unless `force`, when nothing differs from the
+        `None` re-reads every namespace. A mapping tells, for each namespace, what its
+        notifications were about (what `wait_events` returns): only that is read again.
+        `rescan=False` skips looking for namespaces and pod records that came or went
+        (a watcher knows when none did). Unless `force`, when nothing differs from the
         last snapshot, that same snapshot (same `seq`) is returned.
         """
         with self._lock:
@@ -102,12 +110,13 @@ class Inspector:
                 raise RuntimeError("the inspector is closed")
             started = time.perf_counter()
             refs, records = self._refs, self._owners.records
-            added = self._scan()
+            added = self._scan() if rescan or not self._refs else set()
             dirty = self._refs != refs or self._owners.records != records
+            kinds = changed if isinstance(changed, Mapping) else {}
             todo = set(self._refs) if changed is None else set(changed) | added
             todo |= set(self._refs) - set(self._dumps)
             for key in todo & set(self._refs):
-                dump = self._read(key)
+                dump = self._read(key, None if key in added else kinds.get(key))
                 if dump != self._dumps.get(key):  # an equal one stays: the graph reuses its part
                     self._dumps[key] = dump
                     dirty = True
@@ -142,8 +151,9 @@ class Inspector:
         with self._lock:
             self._pool.listen()
 
-    def wait_events(self, timeout: float | None) -> tuple[set[NetnsKey], set[int]]:
-        """Block until a namespace reports a change or an added reader is readable."""
+    def wait_events(self, timeout: float | None) -> tuple[dict[NetnsKey, frozenset[str]], set[int]]:
+        """Block until a namespace reports a change or an added reader is readable: the
+        namespaces that changed with what changed there, and the readable readers."""
         with self._lock:
             return self._pool.wait(timeout)
 
@@ -205,9 +215,10 @@ class Inspector:
     def _owner(self, ref: NetnsRef) -> Owner:
         return self._owners.owner(ref.name, is_host=ref.name == HOST and ref.path == HOST_PATH)
 
-    def _read(self, key: NetnsKey) -> NamespaceDump:
+    def _read(self, key: NetnsKey, kinds: Collection[str] | None = None) -> NamespaceDump:
         try:
-            return read_namespace(self._pool.get(key), self._pool.netfilter(key))
+            sock, nft = self._pool.get(key), self._pool.netfilter(key)
+            return read_namespace(sock, nft, kinds, self._dumps.get(key))
         except (OSError, NetlinkError) as e:
             log.warning("reading namespace %r failed: %s", self._refs[key].name, e)
             return NamespaceDump(error=f"read failed: {e}")

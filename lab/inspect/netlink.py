@@ -7,8 +7,10 @@ used: it stays in the namespace it was created in whatever thread reads it, need
 file descriptor and no event loop (see sockets.py for why not `IPRoute`).
 
 Replies are told apart from notifications by (sequence number, port id). A
-notification that arrives in the middle of a dump is not decoded, only remembered in
-`RouteSocket.events`, so that a watcher re-reads the namespace.
+notification is not decoded: only what it is about (links, addresses, routes, ARP
+neighbours, FDB entries, by its type and family) is remembered in `RouteSocket.changes`,
+so that a watcher re-reads those of the namespace, and only those. What cannot be
+told (a queue overflow, a type we do not know) counts as everything.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import struct
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg
 from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
 from pyroute2.netlink.rtnl import (
+    RTM_DELADDR,
+    RTM_DELLINK,
+    RTM_DELNEIGH,
+    RTM_DELROUTE,
     RTM_GETNSID,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWNEIGH,
+    RTM_NEWROUTE,
     RTNLGRP_IPV4_IFADDR,
     RTNLGRP_IPV4_ROUTE,
     RTNLGRP_LINK,
@@ -41,6 +51,19 @@ RCVBUF = 1 << 20  # room for bursts of notifications (100 pods coming up at once
 REPLY_TIMEOUT_MS = 5000  # the kernel answers at once; never hang a watcher on a lost reply
 DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
+LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB = "links", "addresses", "routes", "neighbours", "fdb"
+EVERYTHING = frozenset({LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB})
+_ABOUT = {
+    RTM_NEWLINK: LINKS,
+    RTM_DELLINK: LINKS,
+    RTM_NEWADDR: ADDRESSES,
+    RTM_DELADDR: ADDRESSES,
+    RTM_NEWROUTE: ROUTES,
+    RTM_DELROUTE: ROUTES,
+    RTM_NEWNEIGH: NEIGHBOURS,
+    RTM_DELNEIGH: NEIGHBOURS,
+}
+AF_BRIDGE = 7
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
 _SEQ = struct.Struct("I")
 NETNSA_NSID = 1
@@ -77,7 +100,7 @@ class RouteSocket:
         self._poll = select.poll()
         self._poll.register(sock.fileno(), select.POLLIN)
         self._seq = 0
-        self.events = False  # a notification was seen (and skipped) since the last drain
+        self.changes: set[str] = set()  # what notifications since the last drain were about
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
@@ -122,19 +145,45 @@ class RouteSocket:
         for group in GROUPS:
             self._sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
 
-    def drain(self) -> bool:
-        """Discard queued notifications; True if there were any since the last drain."""
-        seen, self.events = self.events, False
+    @property
+    def events(self) -> bool:
+        return bool(self.changes)
+
+    def drain(self) -> frozenset[str]:
+        """Read the queued notifications: what they (and those seen since the last
+        drain) were about; empty if there were none."""
         while True:
             try:
-                if not self._sock.recv(RECV_SIZE, socket.MSG_DONTWAIT):
-                    return seen
+                data = self._sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                return seen
+                break
             except OSError as e:
                 if e.errno != errno.ENOBUFS:  # the queue overflowed: something changed
                     raise
-            seen = True
+                self.changes |= EVERYTHING
+                continue
+            if not data:
+                break
+            offset = 0
+            while offset + _HEADER.size <= len(data):
+                length = _HEADER.unpack_from(data, offset)[0]
+                if length < _HEADER.size:
+                    break
+                self._note(data, offset)
+                offset += (length + 3) & ~3
+        seen, self.changes = frozenset(self.changes), set()
+        return seen
+
+    def _note(self, data: bytes, offset: int) -> None:
+        """Remember what the notification at `offset` is about."""
+        kind = _HEADER.unpack_from(data, offset)[1]
+        about = _ABOUT.get(kind)
+        if about == NEIGHBOURS and len(data) > offset + _HEADER.size:
+            about = FDB if data[offset + _HEADER.size] == AF_BRIDGE else NEIGHBOURS
+        if about is None:
+            self.changes |= EVERYTHING
+        else:
+            self.changes.add(about)
 
     def _exchange(self, request: Request) -> list[bytes]:
         self._seq = self._seq % 0x7FFFFFFF + 1
@@ -151,7 +200,7 @@ class RouteSocket:
             except OSError as e:
                 if e.errno != errno.ENOBUFS:
                     raise
-                self.events = True
+                self.changes |= EVERYTHING
                 continue
             offset = 0
             while offset + _HEADER.size <= len(data):
@@ -160,7 +209,7 @@ class RouteSocket:
                     break
                 here, offset = offset, offset + ((length + 3) & ~3)
                 if mseq != seq or mport != port:
-                    self.events = True
+                    self._note(data, here)
                     continue
                 interrupted = interrupted or bool(mflags & NLM_F_DUMP_INTR)
                 if kind in (NLMSG_DONE, NLMSG_ERROR):

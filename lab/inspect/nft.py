@@ -18,6 +18,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+MASQUERADE = "masquerade"  # what a notification on this socket is about, for a watcher
 NETLINK_NETFILTER = 12
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -32,8 +32,16 @@ from lab.inspect.dump import (
     Neighbour,
     Route,
 )
-from lab.inspect.netlink import Request, RouteSocket
-from lab.inspect.nft import NetfilterSocket
+from lab.inspect.netlink import (
+    ADDRESSES,
+    FDB,
+    LINKS,
+    NEIGHBOURS,
+    ROUTES,
+    Request,
+    RouteSocket,
+)
+from lab.inspect.nft import MASQUERADE, NetfilterSocket
 
 __all__ = [
     "Address",
@@ -74,18 +82,55 @@ def _decoded(replies: list[bytes], one: Callable[[bytes], T | None]) -> tuple[T,
     return tuple(x for x in map(one, replies) if x is not None)
 
 
-def read_namespace(sock: RouteSocket, nft: NetfilterSocket | None = None) -> NamespaceDump:
+def read_namespace(
+    sock: RouteSocket,
+    nft: NetfilterSocket | None = None,
+    kinds: Collection[str] | None = None,
+    before: NamespaceDump | None = None,
+) -> NamespaceDump:
+    """The namespace's dump; given `before` and the `kinds` that changed since (what
+    the notifications were about: netlink.LINKS ..., nft.MASQUERADE), only those are
+    read again, the rest kept from `before`.
+
+    A link change also re-reads routes and neighbours (the kernel drops the routes of
+    a link that goes without a notification), and FDB entries when the set of bridges
+    changed (a bridge's entries come and go with notifications of their own)."""
+    if kinds is None or before is None or before.error:
+        return _read_all(sock, nft)
+    todo = set(kinds)
+    if LINKS in todo:
+        todo |= {ROUTES, NEIGHBOURS}
+    interfaces = read_interfaces(sock) if LINKS in todo else before.interfaces
+    if _bridges(interfaces) != _bridges(before.interfaces):
+        todo.add(FDB)
+    return NamespaceDump(
+        interfaces=interfaces,
+        addresses=read_addresses(sock) if ADDRESSES in todo else before.addresses,
+        routes=read_routes(sock) if ROUTES in todo else before.routes,
+        neighbours=read_neighbours(sock) if NEIGHBOURS in todo else before.neighbours,
+        fdb=_read_fdbs(sock, interfaces) if FDB in todo else before.fdb,
+        masquerade=nft.masquerade_rules()
+        if nft is not None and MASQUERADE in todo
+        else before.masquerade,
+    )
+
+
+def _bridges(interfaces: tuple[Interface, ...]) -> list[int]:
+    return [i.index for i in interfaces if i.kind == "bridge"]
+
+
+def _read_fdbs(sock: RouteSocket, interfaces: tuple[Interface, ...]) -> tuple[FdbEntry, ...]:
+    return tuple(e for bridge in _bridges(interfaces) for e in read_fdb(sock, bridge))
+
+
+def _read_all(sock: RouteSocket, nft: NetfilterSocket | None) -> NamespaceDump:
     interfaces = read_interfaces(sock)
-    fdb: list[FdbEntry] = []
-    for bridge in interfaces:
-        if bridge.kind == "bridge":
-            fdb.extend(read_fdb(sock, bridge.index))
     return NamespaceDump(
         interfaces=interfaces,
         addresses=read_addresses(sock),
         routes=read_routes(sock),
         neighbours=read_neighbours(sock),
-        fdb=tuple(fdb),
+        fdb=_read_fdbs(sock, interfaces),
         masquerade=nft.masquerade_rules() if nft is not None else (),
     )
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 
 from lab.inspect.namespaces import NetnsKey, NetnsRef, key_of
 from lab.inspect.netlink import RouteSocket, netlink_route_socket
-from lab.inspect.nft import NetfilterSocket, netfilter_socket
+from lab.inspect.nft import MASQUERADE, NetfilterSocket, netfilter_socket
 from lab.kernel.netns import NetnsNotFound, in_netns
 
 Opened = dict[NetnsKey, tuple[RouteSocket, NetfilterSocket | None]]
@@ -155,22 +155,27 @@ class SocketPool:
         if self._selector is not None:
             self._selector.unregister(fd)
 
-    def wait(self, timeout: float | None) -> tuple[set[NetnsKey], set[int]]:
-        """Namespaces that changed (notifications drained) and extra fds that are readable."""
+    def wait(self, timeout: float | None) -> tuple[dict[NetnsKey, frozenset[str]], set[int]]:
+        """Namespaces that changed, each with what changed there (notifications drained:
+        links, addresses, routes, neighbours, fdb, masquerade), and the extra fds that
+        are readable."""
         if self._selector is None:
             raise RuntimeError("listen() first")
-        changed = {key for key, sock in self._socks.items() if sock.events}
-        changed |= {key for key, sock in self._nft.items() if sock.events}
+        keys = {key for key, sock in self._socks.items() if sock.events}
+        keys |= {key for key, sock in self._nft.items() if sock.events}
         ready: set[int] = set()
-        for selkey, _ in self._selector.select(0 if changed else timeout):
+        for selkey, _ in self._selector.select(0 if keys else timeout):
             if selkey.data is None:
                 ready.add(selkey.fd)
             else:
-                changed.add(selkey.data)
-        for key in changed:
-            self._socks[key].drain()
-            if key in self._nft:
-                self._nft[key].drain()
+                keys.add(selkey.data)
+        changed: dict[NetnsKey, frozenset[str]] = {}
+        for key in keys:
+            about = self._socks[key].drain()
+            if key in self._nft and self._nft[key].drain():
+                about |= {MASQUERADE}
+            if about:
+                changed[key] = about
         return changed, ready
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ the changes have been quiet for `debounce` seconds, or `max_delay` after the fir
 Both are short (5 and 30 ms): a refresh costs a few milliseconds (one namespace read
 again, the graph rebuilt from cached parts), so a change should show at once; what
 comes during a refresh is read by the next one. Only the namespaces that reported a
-change (and new ones) are read again, and a snapshot is published only if something
-differs from the last one.
+change (and new ones) are read again, and only what their notifications were about
+(read.py), and a snapshot is published only if something differs from the last one.
 
 The watcher's thread owns the inspector while it runs; consumers (web request
 threads) only read published, immutable snapshots.
@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterator
 from lab.inspect.graph import Snapshot
 from lab.inspect.inspector import Inspector
 from lab.inspect.namespaces import NetnsKey
+from lab.inspect.netlink import EVERYTHING
+from lab.inspect.nft import MASQUERADE
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +215,8 @@ class Watcher:
     def _loop(self, inspector: Inspector, dirs: DirWatch) -> None:
         fingerprint = inspector.fingerprint()
         next_scan = time.monotonic() + self.rescan
-        changed: set[NetnsKey] = set()
+        changed: dict[NetnsKey, frozenset[str]] = {}
+        rescan = True  # namespaces or pod records may have come or gone
         first = last = time.monotonic() - self.max_delay  # the first reading is due now
         while not self._stop.is_set():
             now = time.monotonic()
@@ -226,7 +229,7 @@ class Watcher:
             news = bool(keys)
             if dirs.fileno() in ready:
                 dirs.drain()
-                news = True
+                news = rescan = True
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
             if now >= next_scan:
@@ -234,22 +237,26 @@ class Watcher:
                 dirs.ensure()
                 if (current := inspector.fingerprint()) != fingerprint:
                     fingerprint = current
-                    news = True
+                    news = rescan = True
             if news:
-                changed |= keys
+                for key, about in keys.items():
+                    changed[key] = changed.get(key, frozenset()) | about
                 first = first or now
                 last = now
             if first and (now - last >= self.debounce or now - first >= self.max_delay):
                 try:
-                    snap = inspector.refresh(changed)
+                    snap = inspector.refresh(changed, rescan=rescan)
                 except Exception as e:  # e.g. out of fds: say so, retry everything soon
                     log.exception("refreshing the snapshot failed")
                     self.error = e
                     self._stop.wait(RETRY_AFTER)
-                    changed |= inspector.keys()
+                    changed = dict.fromkeys(inspector.keys(), EVERYTHING | {MASQUERADE})
+                    rescan = True
                     continue
                 self.error = None
-                fingerprint = inspector.fingerprint()
+                if rescan:
+                    fingerprint = inspector.fingerprint()
+                rescan = False
                 changed.clear()
                 first = last = 0.0
                 self._publish(snap)
