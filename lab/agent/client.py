@@ -241,7 +241,7 @@ class AgentClient:
         return self.call("POST", "/v1/ask", body)[1]["answer"]
 
 
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """TLS 1.2+ with no CA and no host name: the fingerprint pin is the whole check."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -250,7 +250,7 @@ def _tls_context() -> ssl.SSLContext:
     return ctx
 
 
-_TLS = _tls_context()
+_TLS = tls_context()
 
 
 def _read_capped(resp: http.client.HTTPResponse) -> bytes:

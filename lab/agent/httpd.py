@@ -24,6 +24,7 @@ from gunicorn.app.base import BaseApplication
 from lab.agent.cert import AgentCert
 from lab.agent.server import AgentApp
 from lab.agent.service import Agent
+from lab.agent.terminal import AgentTerminals
 from lab.hostguard import HostGuard, is_loopback
 
 POOL = 16  # request threads: long polls (one per follower), trace phases, info
@@ -72,12 +73,16 @@ class AgentServer(BaseApplication):  # type: ignore[misc]
         allow_hosts: Iterable[str] = (),
         on_ready: Callable[[int], None] = lambda port: None,  # once the worker serves
         loglevel: str = "info",
+        allow_terminal: bool = False,  # lab.agent.terminal: off unless asked for
     ) -> None:
         self.make_agent, self.token, self.cert = make_agent, token, cert
         self.host, self.port = host, port
         self.allow_hosts = (*allow_hosts, *(() if host in ("0.0.0.0", "::") else (host,)))
         self.on_ready, self.loglevel = on_ready, loglevel
+        self.allow_terminal = allow_terminal
         self.agent: Agent | None = None
+        self.terminals: AgentTerminals | None = None
+        self.worker: Any = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -101,15 +106,29 @@ class AgentServer(BaseApplication):  # type: ignore[misc]
 
     def _post_worker_init(self, worker: Any) -> None:
         """In the worker, its app loaded: now it serves."""
+        self.worker = worker
         self.on_ready(self.port)
 
     def load(self) -> Any:
-        """In the worker: the Agent, its app behind the Host check, in the thread pool."""
+        """In the worker: the Agent, its app behind the Host check, in the thread pool;
+        the terminal endpoint (ASGI, WebSockets) in front of it."""
         self.agent = self.make_agent().start()
-        app = agent_wsgi(self.agent, self.token, self.port, self.allow_hosts)
-        return WSGIMiddleware(app, workers=POOL)
+        api = AgentApp(self.agent, self.token)
+        wsgi = WSGIMiddleware(HostGuard(api, self.port, self.allow_hosts), workers=POOL)
+        self.terminals = AgentTerminals(
+            wsgi,
+            self.agent.scope,
+            api.verifier,
+            self.port,
+            self.allow_hosts,
+            self.allow_terminal,
+            alive=lambda: self.worker is None or bool(self.worker.alive),
+        )
+        return self.terminals
 
     def _worker_exit(self, arbiter: Any, worker: Any) -> None:
+        if self.terminals is not None:
+            self.terminals.close_all()
         if self.agent is not None:
             self.agent.close()
             self.agent = None

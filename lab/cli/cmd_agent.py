@@ -8,6 +8,8 @@ machine, as the tests run them). It speaks HTTPS with its own certificate (made 
 and needs signed requests unless bound to loopback with `--no-token`. Its probes go
 only to `--lab-network` addresses. See lab/agent/server.py for the HTTP API.
 `--make-cert` only makes the certificate (provisioning does) and prints its fingerprint.
+`--allow-terminal` serves root shells on this node to the web app's relay
+(lab/agent/terminal.py); never without a token.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ def agent_cert(cert_dir: Path, node: str) -> AgentCert:
 @click.option(
     "--node-ip", envvar="CNILAB_NODE_IP", default="", help="This node's address [default: guessed]."
 )
+@click.option(
+    "--allow-terminal",
+    is_flag=True,
+    help="Serve terminals (root shells here) to the web app's relay; needs a token.",
+)
 @click.option("--verbose", is_flag=True, help="Log the server's workings.")
 def agent(
     host: str,
@@ -109,6 +116,7 @@ def agent(
     pods_prefix: str,
     pods: tuple[str, ...],
     node_ip: str,
+    allow_terminal: bool,
     verbose: bool,
 ) -> None:
     """Serve this node's snapshot and trace sniffers over HTTPS."""
@@ -122,6 +130,8 @@ def agent(
         click.echo(agent_cert(cert_dir, node).fingerprint)
         return
     secret = read_token(token, token_file, no_token)
+    if allow_terminal and not secret:
+        fail("--allow-terminal needs a token: a terminal is a root shell", Exit.USAGE)
     try:
         check_token(host, secret, no_token)
         reach = LabReach(parse_networks(lab_networks) or DEFAULT_LAB_NETWORKS)
@@ -137,6 +147,8 @@ def agent(
     def ready(bound: int) -> None:
         where = f"https://{shown}:{bound}/"
         click.echo(f"cnilab agent {node}: {served} on {where}{'' if secret else ' (no token)'}")
+        if allow_terminal:
+            click.echo(f"cnilab agent {node}: terminals on (for the web app's relay)")
 
     click.echo(f"cnilab agent {node}: certificate sha256 {cert.fingerprint}")
     server = AgentServer(
@@ -148,5 +160,6 @@ def agent(
         allow_hosts,
         on_ready=ready,
         loglevel="info" if verbose else "warning",
+        allow_terminal=allow_terminal,
     )
     server.run()

@@ -336,5 +336,5 @@ class WebSocketChannel:
         await self.connection.close(code, reason)
 
     def closed_with(self) -> tuple[int | None, str]:
-        received = self.connection.close_rcvd
+        received = self.connection.protocol.close_rcvd
         return (received.code, received.reason) if received else (None, "")
