@@ -2,7 +2,9 @@
 JSON (application/x-ndjson) the page reads while the check runs in the lab.
 
 The page saves first and sends the version it saved: a file changed on disk since is
-not checked (409), so the verdict is about the text the student sees. The check runs
+not checked (409), so the verdict is about the text the student sees. The first line
+says where the check runs (app.checkplace: the embedded lab, or one inside node1 on
+the Vagrant lab, made on demand); `GET /api/editor/<step>/where` says it before. The check runs
 in a thread of its own and finishes (and cleans up its pods) even if the page leaves;
 one check at a time, since checks share the lab. A pass keeps that text as "the
 version that last passed" for the editor's diff.
@@ -18,12 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, jsonify
 
 from app.body import json_body, text
+from app.checkplace import CheckPlace, place_of, plan_for
 from app.editor import conflict, exercise, expected_version, read_mine
 from app.errors import APIError
-from app.labstate import get_lab
+from lab.cluster.build import LabError
 from lab.exercises.catalog import Exercise
 from lab.exercises.workspace import StaleVersion, Workspace, version
 
@@ -33,11 +36,17 @@ RUNNING = threading.Lock()
 DONE = object()
 
 
-def run(ex: Exercise, path: Path, which: str, checked: str | None, out: queue.Queue[Any]) -> None:
+def run(
+    ex: Exercise,
+    path: Path,
+    which: str,
+    checked: str | None,
+    place: CheckPlace,
+    out: queue.Queue[Any],
+) -> None:
     from lab.exercises.checker import run_check
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    plan = get_lab().require_plan()
     workspace = Workspace()
     index: dict[int, int] = {}
 
@@ -47,6 +56,16 @@ def run(ex: Exercise, path: Path, which: str, checked: str | None, out: queue.Qu
 
     def work() -> None:
         try:
+            try:
+                with app.app_context():
+                    plan, made = plan_for(place)
+            except (LabError, OSError) as e:
+                app.logger.error("no lab for the check of step %s", ex.number, exc_info=e)
+                where = f"inside {place.node}" if place.node else "here"
+                out.put({"event": "error", "error": f"cannot make the embedded lab {where}: {e}"})
+                return
+            if made:
+                out.put({"event": "prepared", "text": f"made the embedded lab inside {place.node}"})
             report = run_check(ex, plan, path, workspace=workspace, progress=progress)
             if which == "workspace" and checked is not None:
                 workspace.record_check(ex, report.passed, report.hint_number, checked)
@@ -69,7 +88,7 @@ def check(step: str) -> Any:
     which = text(body, "which", "workspace")
     if which not in WHICH:
         raise APIError(f"'which' must be one of {', '.join(WHICH)}")
-    get_lab().require_plan()
+    place = place_of(ex)
     workspace = Workspace()
     checked = None
     if which == "workspace":
@@ -83,8 +102,9 @@ def check(step: str) -> Any:
     if not RUNNING.acquire(blocking=False):
         raise APIError("a check is running already: wait for its verdict", 409)
     out: queue.Queue[Any] = queue.Queue()
+    out.put({"event": "where", **place.to_dict()})
     try:
-        run(ex, path, which, checked, out)
+        run(ex, path, which, checked, place, out)
     except BaseException:
         RUNNING.release()
         raise
@@ -97,3 +117,9 @@ def check(step: str) -> Any:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+@bp.get("/<step>/where")
+def where(step: str) -> Any:
+    """Where this step's check would run now (the page shows it beside Check)."""
+    return jsonify(place_of(exercise(step)).to_dict())

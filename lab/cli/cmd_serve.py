@@ -103,6 +103,14 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 )
 @click.option("--no-terminal", is_flag=True, help="Serve no terminal in the course page.")
 @click.option(
+    "--node",
+    "local_node",
+    default=lambda: os.environ.get("CNILAB_NODE_NAME") or socket.gethostname().split(".")[0],
+    show_default="$CNILAB_NODE_NAME or the host name",
+    help="With --agents: the one that is this host (its shells open here, others' through "
+    "their agents; checks run in an embedded lab inside it).",
+)
+@click.option(
     "--max-terminals",
     default=MAX_TERMINALS,
     show_default=True,
@@ -128,6 +136,7 @@ def serve(
     agents_file: Path | None,
     allow_terminal: bool,
     no_terminal: bool,
+    local_node: str,
     max_terminals: int,
     terminal_port: int,
 ) -> None:
@@ -160,6 +169,7 @@ def serve(
         "ALLOWED_HOSTS": list(allowed_hosts),
         "MAX_STREAMS": max_streams,
         "AGENTS": agents,
+        "LOCAL_NODE": local_node if any(a.name == local_node for a in agents) else "",
     }
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -169,6 +179,14 @@ def serve(
     bound = listener.getsockname()[1]
     off = terminal_off(host, read_only, no_terminal, allow_terminal)
     terminals = None
+    nodes = None
+    if agents and off is None:
+        from app.checkplace import CHECK_LAB_DIR, CHECK_LAB_PREFIX
+        from lab.agent.terminal_client import real_nodes
+        from lab.terminal.shell import lab_env
+
+        check_env = lab_env(CHECK_LAB_DIR, workspace_dir(), CHECK_LAB_PREFIX)
+        nodes = real_nodes(agents, local_node, check_env)
     if off is None:
         terminals = start_terminals(
             TerminalConfig(
@@ -181,9 +199,11 @@ def serve(
                 port=terminal_port,
                 allowed_hosts=list(allowed_hosts),
                 max_terminals=max_terminals,
+                nodes=nodes,
             )
         )
-        config["TERMINAL"] = {"port": terminals.port, "max": max_terminals}
+        local = nodes.local if nodes else None
+        config["TERMINAL"] = {"port": terminals.port, "max": max_terminals, "local": local}
     else:
         config["TERMINAL_OFF"] = off
     app = create_app({**config, "PORT": bound})

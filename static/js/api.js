@@ -70,6 +70,7 @@ export const getCalls = (limit = 50) => request('GET', `/api/calls?limit=${limit
 export const createPod = (pod) => request('POST', '/api/pods', pod);
 export const deletePod = (name) => request('DELETE', `/api/pods/${encodeURIComponent(name)}`);
 export const runTrace = (probe) => request('POST', '/api/trace', probe);
+export const getCheckWhere = (n) => request('GET', `/api/editor/${n}/where`);
 
 const exercise = (n) => `/api/exercises/${encodeURIComponent(n)}`;
 export const getExercises = () => request('GET', '/api/exercises');

@@ -6,6 +6,7 @@
 // solution instead. Read-only, or without the token, the page only shows the file.
 
 import {
+  getCheckWhere,
   getExercise,
   getExerciseFile,
   getExercises,
@@ -68,6 +69,7 @@ export class Course {
       check: $('check-btn'),
       busy: $('check-busy'),
       verdict: $('check-verdict'),
+      where: $('check-where'),
       tokenHint: $('token-hint'),
       tools: $('editor-tools'),
       editorStatus: $('editor-status'),
@@ -103,6 +105,23 @@ export class Course {
     this.loadProgress();
     this.loadDetail();
     this.loadFile();
+    this.loadWhere();
+  }
+
+  /** Where Check runs (the embedded lab, or one inside node1 on the Vagrant lab). */
+  async loadWhere() {
+    if (!this.el.where || !hasToken()) return;
+    try {
+      this.showWhere(await getCheckWhere(this.number));
+    } catch {
+      // no lab yet: Check says so
+    }
+  }
+
+  showWhere(place) {
+    this.el.where.textContent = place.vms ? `${place.text}. ${place.vms}` : place.text;
+    this.el.where.dataset.kind = place.kind;
+    this.el.where.hidden = false;
   }
 
   // -- progress -------------------------------------------------------------------------
@@ -326,6 +345,8 @@ export class Course {
       this.el.busy.hidden = false;
       const live = [];
       const last = await streamCheck(this.number, body, (event) => {
+        if (event.event === 'where') this.showWhere(event);
+        if (event.event === 'prepared') this.el.busy.textContent = `${event.text}; checking ${what}…`;
         if (event.event !== 'assertion') return;
         live[event.index] = event;
         this.showLive(live, which);
