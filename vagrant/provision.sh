@@ -129,6 +129,8 @@ install -d -m 0755 "$etc" "$root/etc/systemd/system"
 	echo "CNILAB_POD_NETWORK=$pod_network"
 	echo "CNILAB_PEER_ARGS=\"${peer_args[*]}\""
 	echo "CNILAB_AGENT_ARGS=\"${lab_args[*]}\""
+	# Root shells for the course page: on the nodes whose terminals node1's app relays.
+	if [ "$web" -eq 1 ]; then echo "CNILAB_AGENT_TERMINAL="; else echo "CNILAB_AGENT_TERMINAL=--allow-terminal"; fi
 } >"$etc/node.env"
 # Every node's agent shares one token (the Vagrantfile makes it once, on the host).
 if [ -n "$agent_token" ]; then
