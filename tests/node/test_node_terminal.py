@@ -271,3 +271,22 @@ def test_the_agent_opens_only_for_a_signed_upgrade_without_origin(vms: TwoVMs) -
     assert agent_upgrade(vms, {**signed, "X-Cnilab-Nonce": "x" * 24}) == 403  # not what was signed
     assert agent_upgrade(vms, signed) == 101
     assert agent_upgrade(vms, signed) == 403  # the same request again: a replay
+
+
+def test_the_page_lists_both_nodes_and_their_pods(vms: TwoVMs, tmp_path: Path) -> None:
+    from tests.app.conftest import make_app
+
+    local = vms.nodes().local
+    app = make_app(
+        tmp_path / "no-lab", AGENTS=[vms.ref], TERMINAL={"port": 1, "max": 3, "local": local}
+    )
+    listed = app.test_client().get("/api/terminal").get_json()["targets"]
+    assert [t["id"] for t in listed] == [
+        "node:node1", f"pod:node1/{vms.web}", "node:node2", f"pod:node2/{vms.db}",
+    ]  # fmt: skip
+    assert {t["node"] for t in listed} == {"node1", "node2"}
+    stopped = replace(vms.ref, url="https://127.0.0.1:9")  # no agent there: node2 alone
+    app = make_app(tmp_path / "x", AGENTS=[stopped], TERMINAL={"port": 1, "max": 3, "local": local})
+    assert [t["id"] for t in app.test_client().get("/api/terminal").get_json()["targets"]][2:] == [
+        "node:node2"
+    ]
