@@ -37,7 +37,7 @@ import pytest
 from lab.cluster import build
 from lab.cluster.plan import DEFAULT_PREFIX, DEFAULT_STATE_DIR, load_plan
 from lab.exercises.catalog import Exercise, all_exercises, get_exercise
-from lab.kernel.netns import list_netns
+from lab.kernel.netns import delete_netns, list_netns
 
 EXERCISES = all_exercises()
 BIN = Path(sys.executable).parent  # the venv's cnilab, as a student's PATH has it
@@ -220,17 +220,21 @@ class StudentLab:
 def student(tmp_path: Path) -> Iterator[StudentLab]:
     home = tmp_path / "home"
     home.mkdir()
-    lab = StudentLab(home, tmp_path / "state", f"wr{uuid.uuid4().hex[:8]}")
+    # 9 characters: a check's throwaway lab is named after the first 9 (lab.cluster.build)
+    lab = StudentLab(home, tmp_path / "state", f"wr{uuid.uuid4().hex[:7]}")
     try:
         up = lab.run(Command("cnilab up", ("cnilab", "up")))
         assert up.returncode == 0, up.stdout + up.stderr
         yield lab
     finally:
         down = lab.run(Command("cnilab down", ("cnilab", "down")))
-        build.down(load_plan(lab.state_dir))  # whatever a failed `down` left
+        left, state_left = lab.namespaces(), lab.state_dir.exists()
+        build.down(load_plan(lab.state_dir))  # whatever a failed `down` left, then the rest
+        for ns in lab.namespaces():
+            delete_netns(ns)
         assert down.returncode == 0, down.stdout + down.stderr
-        assert lab.namespaces() == [], "namespaces left after `cnilab down`"
-        assert not lab.state_dir.exists(), "`cnilab down` left the lab's state dir"
+        assert left == [], "namespaces left after `cnilab down`"
+        assert not state_left, "`cnilab down` left the lab's state dir"
 
 
 def _outcome(cmd: Command, out: subprocess.CompletedProcess[str]) -> str | None:
