@@ -28,7 +28,7 @@ from typing import Any
 import networkx as nx
 
 from lab.inspect.dump import FdbEntry, Interface, NamespaceDump, Route
-from lab.inspect.namespaces import NetnsRef
+from lab.inspect.namespaces import NetnsKey, NetnsRef
 from lab.inspect.owners import INTERNET, NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
 from lab.inspect.routes import Place, route_edges
@@ -138,25 +138,34 @@ def _attrs(node: Node) -> dict[str, Any]:
     return {k: v for k, v in node.items() if k != "id"}
 
 
-def _ends_cut(edge: Edge) -> dict[str, Any]:
-    return {k: v for k, v in edge.items() if k not in ("source", "target")}
-
-
 def _edge_set(edges: tuple[Edge, ...]) -> set[tuple[str, str, str]]:
     return {(*sorted((e["source"], e["target"])), e["kind"]) for e in edges}  # type: ignore[misc]
 
 
 class _Index:
-    """Names of every namespace and interface, to turn (namespace, ifindex) into ids."""
+    """Names of every namespace and interface, to turn (namespace, ifindex) into ids;
+    each namespace's interface names are kept while its dump is the same."""
 
-    def __init__(self, views: list[NamespaceView]) -> None:
+    def __init__(self, views: list[NamespaceView], before: _Index | None = None) -> None:
         self.names = {v.ref.key: v.ref.name for v in views}
         self.kinds = {v.ref.key: v.owner.kind for v in views}
         self.node_of = {v.ref.key: v.owner.node for v in views if v.owner.kind == NODE}
-        self.ifnames = {(v.ref.key, i.index): i.name for v in views for i in v.dump.interfaces}
+        known = before.ifnames if before else {}
+        self.ifnames: dict[NetnsKey, tuple[NamespaceDump, dict[int, str]]] = {}
+        for v in views:
+            old = known.get(v.ref.key)
+            self.ifnames[v.ref.key] = (
+                old
+                if old is not None and old[0] is v.dump
+                else (v.dump, {i.index: i.name for i in v.dump.interfaces})
+            )
+
+    def ifname(self, ref: IfRef) -> str | None:
+        found = self.ifnames.get(ref[0])
+        return found[1].get(ref[1]) if found else None
 
     def iface(self, ref: IfRef) -> str | None:
-        ifname = self.ifnames.get(ref)
+        ifname = self.ifname(ref)
         return if_id(self.names[ref[0]], ifname) if ifname is not None else None
 
 
@@ -165,48 +174,78 @@ class _Part:
     """What one namespace adds to the graph, and what it was made from."""
 
     inputs: tuple
+    node: str
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
 
 
 class GraphBuilder:
-    """Builds the node-link lists of a snapshot, reusing each namespace's part while
-    what it is made of (its dump, owner, node, veth peers) stays the same: after a
-    change in one namespace, the others cost a comparison each."""
+    """Builds the node-link lists of a snapshot, reusing each namespace's part (its
+    nodes, member and bridge-port edges) while what it is made of (its dump, owner,
+    node, veth peers) stays the same, and each veth edge while its ends do: after a
+    change in one namespace, the others cost a comparison each.
+
+    Edges of different kinds never join the same pair (member: a namespace and its own
+    interface; bridge-port: two interfaces of one namespace; veth: a pair's ends;
+    routes: a namespace and another's interface), so parts are only put together."""
 
     def __init__(self) -> None:
         self._parts: dict[str, _Part] = {}
+        self._index: _Index | None = None
+        self._veths: dict[tuple[IfRef, IfRef], tuple[tuple, Edge]] = {}
 
     def build(
         self, views: list[NamespaceView], peers: dict[IfRef, IfRef]
     ) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
-        index = _Index(views)
+        index = self._index = _Index(views, self._index)
         parts: dict[str, _Part] = {}
         nodes: list[Node] = []
-        edges: dict[tuple[str, str], Edge] = {}
+        edges: list[Edge] = []
         for view in sorted(views, key=lambda v: v.ref.name):
             part = self._part(view, index, peers)
             parts[view.ref.name] = part
             nodes.extend(part.nodes)
-            for e in part.edges:
-                _add_edge(edges, e)
+            edges.extend(part.edges)
         self._parts = parts
+        edges.extend(self._veth_edges(index, peers))
+        places = [Place(v.ref.name, v.owner.kind, parts[v.ref.name].node, v.dump) for v in views]
+        edges.extend(
+            {**attrs, "source": a, "target": b} for a, b, attrs in route_edges(places, if_id, ns_id)
+        )
+        return tuple(nodes), tuple(edges)
+
+    def _veth_edges(self, index: _Index, peers: dict[IfRef, IfRef]) -> list[Edge]:
+        veths: dict[tuple[IfRef, IfRef], tuple[tuple, Edge]] = {}
         for end, peer in peers.items():
-            a, b = index.iface(end), index.iface(peer)
-            if a and b and a < b:
-                kinds = {index.kinds[end[0]], index.kinds[peer[0]]}
-                underlay = end[0] != peer[0] and kinds <= {NODE, UNDERLAY, INTERNET}
-                _add_edge(edges, {"kind": "veth", "underlay": underlay, "source": a, "target": b})
-        node_of = {n["name"]: n["node"] for n in nodes if n["type"] == "namespace"}
-        places = [Place(v.ref.name, v.owner.kind, node_of[v.ref.name], v.dump) for v in views]
-        for a, b, attrs in route_edges(places, if_id, ns_id):
-            _add_edge(edges, {**attrs, "source": a, "target": b})
-        return tuple(nodes), tuple(edges.values())
+            if end > peer:  # each pair once
+                continue
+            inputs = (
+                index.ifname(end),
+                index.ifname(peer),
+                index.kinds[end[0]],
+                index.kinds[peer[0]],
+            )
+            if inputs[0] is None or inputs[1] is None:
+                continue
+            old = self._veths.get((end, peer))
+            if old is not None and old[0] == inputs:
+                veths[(end, peer)] = old
+                continue
+            a, b = sorted(
+                (if_id(index.names[end[0]], inputs[0]), if_id(index.names[peer[0]], inputs[1]))
+            )
+            underlay = end[0] != peer[0] and {inputs[2], inputs[3]} <= {NODE, UNDERLAY, INTERNET}
+            veths[(end, peer)] = (
+                inputs,
+                {"kind": "veth", "underlay": underlay, "source": a, "target": b},
+            )
+        self._veths = veths
+        return [edge for _, edge in veths.values()]
 
     def _part(self, view: NamespaceView, index: _Index, peers: dict[IfRef, IfRef]) -> _Part:
         key = view.ref.key
         linked = tuple(
-            (i.index, index.iface(p))
+            (i.index, p, index.names.get(p[0]), index.ifname(p))
             for i in view.dump.interfaces
             if (p := peers.get((key, i.index))) is not None
         )
@@ -218,22 +257,19 @@ class GraphBuilder:
         old = self._parts.get(view.ref.name)
         if old is not None and old.inputs[0] is view.dump and old.inputs[1:] == inputs[1:]:
             return old
-        nodes, edges = _namespace_part(view, node, dict(linked))
-        return _Part(inputs, nodes, edges)
-
-
-def _add_edge(edges: dict[tuple[str, str], Edge], edge: Edge) -> None:
-    """One edge per pair, as in an undirected graph: a second one adds to the first."""
-    a, b = edge["source"], edge["target"]
-    key = (a, b) if a <= b else (b, a)
-    old = edges.get(key)
-    edges[key] = edge if old is None else {**old, **_ends_cut(edge)}
+        peer_of = {i: if_id(ns, ifname) if ifname else None for i, _, ns, ifname in linked}
+        nodes, edges = _namespace_part(view, node, peer_of)
+        return _Part(inputs, node, nodes, edges)
 
 
 def build_graph(views: list[NamespaceView], peers: dict[IfRef, IfRef]) -> nx.Graph:
     """The graph of these namespaces at once (what a Snapshot's `graph` holds)."""
     nodes, edges = GraphBuilder().build(views, peers)
     return Snapshot(0, 0.0, 0.0, nodes, edges).graph
+
+
+def _ends_cut(edge: Edge) -> dict[str, Any]:
+    return {k: v for k, v in edge.items() if k not in ("source", "target")}
 
 
 def _namespace_part(

@@ -117,10 +117,12 @@ class Inspector:
             todo |= set(self._refs) - set(self._dumps)
             for key in todo & set(self._refs):
                 dump = self._read(key, None if key in added else kinds.get(key))
-                if dump != self._dumps.get(key):  # an equal one stays: the graph reuses its part
+                old = self._dumps.get(key)
+                if dump != old:  # an equal one stays: the graph reuses its part
                     self._dumps[key] = dump
                     dirty = True
-                self._no_nsid.pop(key, None)  # a new veth there may have numbered them
+                if old is None or dump.interfaces != old.interfaces:
+                    self._no_nsid.pop(key, None)  # a new veth there may have numbered them
             if not (dirty or force) and self._last is not None:
                 return self._last
             views = [

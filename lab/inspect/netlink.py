@@ -38,7 +38,6 @@ from pyroute2.netlink.rtnl import (
     RTNLGRP_LINK,
     RTNLGRP_NEIGH,
 )
-from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
 
 from lab.inspect.decode import NLMSG_HDRLEN, attributes
 
@@ -66,7 +65,9 @@ _ABOUT = {
 AF_BRIDGE = 7
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
 _SEQ = struct.Struct("I")
+_NLA = struct.Struct("HH")  # length, type
 NETNSA_NSID = 1
+NETNSA_FD = 3
 RTGENMSG_LEN = 4  # nsidmsg's fixed part: family and padding
 
 
@@ -88,8 +89,25 @@ class Request:
         self._head, self._tail = data[:8], data[12:]  # around the sequence number
         self.dump = dump
 
+    @classmethod
+    def packed(cls, msg_type: int, body: bytes) -> Request:
+        """A single (not dump) request of `msg_type` whose body is already packed."""
+        request = cls.__new__(cls)
+        length = _HEADER.size + len(body)
+        request._head = struct.pack("IHH", length, msg_type, NLM_F_REQUEST)
+        request._tail = struct.pack("I", 0) + body  # the port id: the kernel fills it in
+        request.dump = False
+        return request
+
     def with_seq(self, seq: int) -> bytes:
         return self._head + _SEQ.pack(seq) + self._tail
+
+
+def _nsid_request(netns_fd: int) -> Request:
+    """RTM_GETNSID for the namespace open at `netns_fd`, packed by hand (pyroute2's
+    encoding cost more than the kernel's answer; a watcher asks hundreds at once)."""
+    fd = _NLA.pack(_NLA.size + 4, NETNSA_FD) + struct.pack("I", netns_fd)
+    return Request.packed(RTM_GETNSID, bytes(RTGENMSG_LEN) + fd)
 
 
 class RouteSocket:
@@ -129,9 +147,7 @@ class RouteSocket:
 
         Read-only: None when it has given it none.
         """
-        msg = nsidmsg()
-        msg["attrs"] = [("NETNSA_FD", netns_fd)]
-        reply = self._exchange(Request(msg, RTM_GETNSID, dump=False))
+        reply = self._exchange(_nsid_request(netns_fd))
         if not reply:
             return None
         value = attributes(reply[0], NLMSG_HDRLEN + RTGENMSG_LEN, len(reply[0])).get(NETNSA_NSID)
