@@ -287,6 +287,27 @@ def test_what_to_run_works_as_written(request: pytest.FixtureRequest, ex: Exerci
     assert not problems, f"{ex.folder.name}:\n" + "\n".join(problems)
 
 
+SELF_TEST = """## What to run
+```sh
+cnilab status
+ip netns add cnilab-extra      # a name of the lab: `cnilab down` removes it
+cnilab exec extra -- true      # fails: not a pod of the lab, just a namespace
+cnilab pod del nosuch          # fails: no such pod
+cnilab pod add x --node node9
+cnilab status                  # fails: but the lab is up
+cnilab exec node1 -- ping -c1 -W1 192.0.2.1   # may fail: nothing there
+```
+"""
+
+
+@pytest.mark.root
+def test_the_runner_reports_what_a_lesson_gets_wrong(student: StudentLab) -> None:
+    got = [(c.line, _outcome(c, student.run(c))) for c in parse_commands(what_to_run(SELF_TEST))]
+    wrong = [line.split()[:4] for line, problem in got if problem]
+    assert wrong == [["cnilab", "pod", "add", "x"], ["cnilab", "status", "#", "fails:"]]
+    assert f"{student.prefix}-extra" in list_netns()  # gone after `cnilab down`: the fixture
+
+
 # The reader of blocks itself: a test of lessons is only as good as its parser.
 
 
