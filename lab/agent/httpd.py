@@ -24,7 +24,7 @@ from gunicorn.app.base import BaseApplication
 from lab.agent.cert import AgentCert
 from lab.agent.server import AgentApp
 from lab.agent.service import Agent
-from lab.agent.terminal import AgentTerminals
+from lab.agent.terminal import TerminalEndpoint
 from lab.hostguard import HostGuard, is_loopback
 
 POOL = 16  # request threads: long polls (one per follower), trace phases, info
@@ -81,7 +81,7 @@ class AgentServer(BaseApplication):  # type: ignore[misc]
         self.on_ready, self.loglevel = on_ready, loglevel
         self.allow_terminal = allow_terminal
         self.agent: Agent | None = None
-        self.terminals: AgentTerminals | None = None
+        self.terminals: TerminalEndpoint | None = None
         self.worker: Any = None
         super().__init__()
 
@@ -115,7 +115,7 @@ class AgentServer(BaseApplication):  # type: ignore[misc]
         self.agent = self.make_agent().start()
         api = AgentApp(self.agent, self.token)
         wsgi = WSGIMiddleware(HostGuard(api, self.port, self.allow_hosts), workers=POOL)
-        self.terminals = AgentTerminals(
+        self.terminals = TerminalEndpoint(
             wsgi,
             self.agent.scope,
             api.verifier,

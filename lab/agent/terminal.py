@@ -81,7 +81,7 @@ def _one_header(scope: Scope, name: bytes) -> str | None:
     return values[0].decode("latin-1") if len(values) == 1 else None
 
 
-class AgentTerminals:
+class TerminalEndpoint:
     """ASGI: WebSockets at PATH get a shell (when allowed); everything else goes to `api`."""
 
     def __init__(
