@@ -290,3 +290,24 @@ def test_the_page_lists_both_nodes_and_their_pods(vms: TwoVMs, tmp_path: Path) -
     assert [t["id"] for t in app.test_client().get("/api/terminal").get_json()["targets"]][2:] == [
         "node:node2"
     ]
+
+
+def test_which_nodes_are_relayed(vms: TwoVMs) -> None:
+    """`cnilab serve --agents` on node1: its own shells open here, node2's are relayed."""
+    from lab.agent.terminal_client import real_nodes
+
+    node1 = replace(vms.ref, name="node1")
+    nodes = real_nodes([node1, vms.ref], "node1", {"CNILAB_PREFIX": "cnicheck"})
+    assert nodes.local is not None and nodes.local.node == "node1"
+    assert nodes.local.netns is None and nodes.local.pods_prefix == "cnilab-"  # the VM's own
+    assert list(nodes.remote) == ["node2"] and nodes.env == {"CNILAB_PREFIX": "cnicheck"}
+    elsewhere = real_nodes([node1, vms.ref], "laptop", {})  # not a node: all relayed
+    assert elsewhere.local is None and sorted(elsewhere.remote) == ["node1", "node2"]
+
+
+def test_an_agent_never_serves_terminals_without_a_token(tmp_path: Path) -> None:
+    from tests.node.conftest import cnilab
+
+    refused = cnilab("agent", "--no-token", "--allow-terminal", "--cert-dir", str(tmp_path),
+                     check=False)  # fmt: skip
+    assert refused.returncode != 0 and "--allow-terminal needs a token" in refused.stderr
