@@ -121,7 +121,7 @@ class Inspector:
                 if dump != old:  # an equal one stays: the graph reuses its part
                     self._dumps[key] = dump
                     dirty = True
-                if old is None or dump.interfaces != old.interfaces:
+                if old is None or self._new_nsids(key, dump):
                     self._no_nsid.pop(key, None)  # a new veth there may have numbered them
             if not (dirty or force) and self._last is not None:
                 return self._last
@@ -224,6 +224,13 @@ class Inspector:
         except (OSError, NetlinkError) as e:
             log.warning("reading namespace %r failed: %s", self._refs[key].name, e)
             return NamespaceDump(error=f"read failed: {e}")
+
+    def _new_nsids(self, here: NetnsKey, dump: NamespaceDump) -> bool:
+        """Whether a veth of `here` names a namespace id not matched to a namespace yet
+        (then the namespaces it gave none may have one now: ask them again)."""
+        ids = {i.link_netnsid for i in dump.interfaces if i.link_netnsid is not None}
+        known = {nsid for (h, _), nsid in self._nsids.items() if h == here}
+        return not ids <= known
 
     def _nsid_of(self, here: NetnsKey, there: NetnsKey) -> int | None:
         """The id namespace `here` gives namespace `there`.
