@@ -25,7 +25,7 @@ from vms.vagrantfile import Vagrantfile, read_vagrantfile
 
 SOURCE_PORT = 8000  # the package server, on the namespace's loopback
 SOURCE_URL = f"http://10.0.2.2:{SOURCE_PORT}"  # what the VMs see of it through their NAT
-WEB_PORT = 8080  # the Vagrantfile's forwarded port for node1's web app
+WEB_PORT = 8080  # the Vagrantfile's forwarded port for node1's web app (checked on read)
 BOOT_TIMEOUT = 600  # TCG on a shared machine: a minute or two is normal
 PROVISION_TIMEOUT = 1800
 CLOCK_OFFSETS = {"node1": 0, "node2": 9}  # seconds; the agents must cope with it
@@ -70,7 +70,7 @@ class VagrantLab:
                 private_port=10000 + index,
                 peer_port=10000 + (2 if index == 1 else 1),
                 clock_offset_s=CLOCK_OFFSETS.get(node.name, 0),
-                forwards=((WEB_PORT, WEB_PORT),) if node.web else (),
+                forwards=self.vagrantfile.forwards if node.web else (),
             )
             machine = Machine(spec, self.image, self.folder, PROJECT, self.netns)
             self.machines[node.name] = machine

@@ -33,6 +33,7 @@ class Vagrantfile:
     nodes: tuple[Node, ...]
     pod_network: str
     rsync_excludes: tuple[str, ...]
+    forwards: tuple[tuple[int, int], ...]  # the web node's (host port, guest port) pairs
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -59,10 +60,18 @@ def read_vagrantfile(path: Path = VAGRANTFILE) -> Vagrantfile:
     nodes = tuple(Node(n, ip, cidr, web == "true") for n, ip, cidr, web in _NODE.findall(text))
     network = re.search(r'^POD_NETWORK\s*=\s*"([0-9./]+)"', text, re.M)
     excludes = re.search(r"rsync__exclude:\s*\[([^\]]*)\]", text)
+    forwards = tuple(
+        (int(host), int(guest))
+        for guest, host in re.findall(
+            r'"forwarded_port",\s*guest:\s*(\d+),\s*host:\s*(\d+),\s*host_ip:\s*"127\.0\.0\.1"',
+            text,
+        )
+    )
     if len(nodes) < 2 or network is None or excludes is None:
         raise VagrantfileError(f"{path}: NODES, POD_NETWORK or rsync__exclude not found")
     for node in nodes:
         ipaddress.ip_address(node.ip)
         ipaddress.ip_network(node.pod_cidr)
     ipaddress.ip_network(network.group(1))
-    return Vagrantfile(nodes, network.group(1), tuple(re.findall(r'"([^"]+)"', excludes.group(1))))
+    listed = tuple(re.findall(r'"([^"]+)"', excludes.group(1)))
+    return Vagrantfile(nodes, network.group(1), listed, forwards)

@@ -205,11 +205,21 @@ def fingerprint(openssl_out: str) -> str:
     return openssl_out.split("=", 1)[1].strip().replace(":", "").lower()
 
 
-def test_the_course_page_is_served(lab: VagrantLab) -> None:
+def test_the_course_page_is_served_with_terminals_on_both_nodes(
+    lab: VagrantLab, pods: dict[str, str]
+) -> None:
+    assert (WEB_PORT, WEB_PORT) in lab.vagrantfile.forwards
     code, page = web(lab, "GET", "/exercises/")
     assert code == 200 and "<html" in page.lower(), page[:300]
     code, listing = web(lab, "GET", "/api/exercises")
     assert code == 200 and listing["exercises"], listing
+    code, terminal = web(lab, "GET", "/api/terminal")
+    assert code == 200 and terminal["enabled"], terminal
+    assert (terminal["port"], terminal["port"]) in lab.vagrantfile.forwards
+    ids = [t["id"] for t in terminal["targets"]]
+    assert "node:node1" in ids and "node:node2" in ids, ids  # node2's through its agent
+    assert any(i.startswith("pod:node1/") and "web" in i for i in ids), ids
+    assert any(i.startswith("pod:node2/") and "db" in i for i in ids), ids
 
 
 def test_a_reboot_of_both_brings_everything_back(lab: VagrantLab) -> None:
