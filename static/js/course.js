@@ -75,6 +75,7 @@ export class Course {
       editorStatus: $('editor-status'),
       diff: $('diff'),
       progressBar: $('progress-bar'),
+      sources: $('sources'),
     };
     this.checking = false;
     this.lastReport = null;
@@ -156,9 +157,23 @@ export class Course {
       const detail = await getExercise(this.number);
       this.showHints(detail.hints_html || []);
       this.el.passed.hidden = !detail.passed;
+      this.showSources(detail.sources || []);
     } catch (e) {
       if (this.el.hints) this.el.hints.replaceChildren(h('li', { class: 'error', text: e.message }));
     }
+  }
+
+  /** Which earlier steps' files are the student's own, and which the reference's. */
+  showSources(sources) {
+    if (!this.el.sources || !sources.length) return;
+    const name = (s) => `${s.number} ${s.slug}`;
+    const own = sources.filter((s) => s.own).map(name);
+    const ref = sources.filter((s) => !s.own).map(name);
+    const parts = [];
+    if (own.length) parts.push(`your own files from earlier steps: ${own.join(', ')}`);
+    if (ref.length) parts.push(`from the reference: ${ref.join(', ')}`);
+    this.el.sources.textContent = `Builds on ${parts.join('; ')}.`;
+    this.el.sources.hidden = false;
   }
 
   showHints(hintsHtml) {

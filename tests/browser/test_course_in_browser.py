@@ -140,6 +140,8 @@ def test_step_6_wholly_in_the_page(
     assert editor_text(page) == ADD.starter.read_text()  # the starter, in the editor
     assert page.locator("[data-testid=editor] .cm-lineNumbers").count() == 1
     assert page.locator("[data-testid=editor-status]").inner_text() == "saved"
+    builds_on = page.locator("[data-testid=sources]").inner_text()
+    assert "from the reference: 1 tour" in builds_on and "5 bridge" in builds_on
 
     # the terminal: a shell on node1, in the step's folder, cnilab on PATH
     open_terminal(page)
