@@ -12,7 +12,10 @@ import { nsId, portEdgeId, vethEdgeId } from './ids.js';
 /** A route drawn from the namespace that holds it to its next hop (or gateway). */
 export const routeEdgeId = (source, target) => `e:route:${source}|${target}`;
 
-export const natural = (a, b) => String(a).localeCompare(String(b), undefined, { numeric: true });
+// One collator for every comparison: localeCompare with options makes one per call, and
+// sorting 500 pods' names that way took ~20 ms of a page load at 2 x 250 pods.
+const COLLATOR = new Intl.Collator(undefined, { numeric: true });
+export const natural = (a, b) => COLLATOR.compare(String(a), String(b));
 
 /** @returns {{seq, namespaces: Map, interfaces: Map, edges: Array, nodes: string[]}} */
 export function parseSnapshot(data) {
