@@ -17,10 +17,10 @@ How a socket is opened (measured on bench/inspect_snapshot.py's 2 nodes x 100 po
   raw sockets and pyroute2's parser.
 - Chosen: a raw `socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE)` made by one short-lived
   helper thread that enters each namespace in turn (`in_netns`, which returns in
-  `finally`), then read with pyroute2's message classes (netlink.py): 15-25 ms to open
-  all 202, one fd each, no event loop and no thread binding (a socket belongs to the
-  namespace it was made in, whichever thread reads it). With the kernel filtering
-  dumps and only the shown attributes decoded, a full snapshot takes ~0.3 s.
+  `finally`), spoken to with requests pyroute2 encodes once and replies decoded by hand
+  (netlink.py, decode.py): 15-25 ms to open all 202, one fd each, no event loop and no
+  thread binding (a socket belongs to the namespace it was made in, whichever thread
+  reads it). Figures at 2 x 250 pods: docs/graph.md.
 
 Caveat: an open socket holds a reference on its namespace. A namespace removed from
 /run/netns lives on, with its veths, until the pool closes its socket on the next
