@@ -117,6 +117,7 @@ class Master:
 
     def loop(self) -> None:
         poller = select.poll()
+        self.last_call = time.monotonic()  # idle counts from ready, not from the warm-up
         while True:
             while len(self.workers) < self.size:
                 self.fork_worker()

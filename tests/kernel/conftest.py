@@ -30,10 +30,17 @@ class Call:
     exit: int
     stdout: str
     stderr: str
+    pid: int = 0  # the plugin's own (nsenter execs it, so it keeps nsenter's pid)
 
     @property
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+@dataclass
+class Started:
+    proc: subprocess.Popen[bytes]
+    pipes: set[str]  # the plugin's stdin, stdout and stderr as /proc/PID/fd shows them
 
 
 @dataclass
@@ -79,8 +86,21 @@ class Node:
         ifname: str = "eth0",
         plugin: str = "pycni",
         env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> Call:
         """Exec a plugin in the node namespace exactly as a runtime would."""
+        cni_env = self.cni_env(command, container_id, netns, ifname, env)
+        stdin = conf if isinstance(conf, bytes) else json.dumps(conf or {}).encode()
+        return self.finish(self.start(cni_env, stdin, plugin, pass_fds))
+
+    def cni_env(
+        self,
+        command: str,
+        container_id: str = "",
+        netns: str = "",
+        ifname: str = "eth0",
+        env: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         cni_env = {
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": container_id,
@@ -91,17 +111,38 @@ class Node:
             **self.extra_env,
             **(env or {}),
         }
-        cni_env = {k: v for k, v in cni_env.items() if v != ""}
-        stdin = conf if isinstance(conf, bytes) else json.dumps(conf or {}).encode()
-        proc = subprocess.run(
+        return {k: v for k, v in cni_env.items() if v != ""}
+
+    def start(
+        self,
+        cni_env: dict[str, str],
+        stdin: bytes,
+        plugin: str = "pycni",
+        pass_fds: tuple[int, ...] = (),
+    ) -> Started:
+        """Exec the plugin and hand it all of its stdin at once; `finish` waits for it."""
+        proc = subprocess.Popen(
             ["nsenter", f"--net={self.path}", "--", str(self.bin_dir / plugin)],
-            input=stdin,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=cni_env,
-            capture_output=True,
-            timeout=60,
-            check=False,
+            pass_fds=pass_fds,
         )
-        return Call(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        assert proc.stdin and proc.stdout and proc.stderr
+        pipes = {
+            f"pipe:[{os.fstat(f.fileno()).st_ino}]" for f in (proc.stdin, proc.stdout, proc.stderr)
+        }
+        proc.stdin.write(stdin)  # a config fits in the pipe's buffer
+        proc.stdin.close()
+        proc.stdin = None  # given: communicate() must not flush it again
+        return Started(proc, pipes)
+
+    @staticmethod
+    def finish(started: Started) -> Call:
+        """Wait as a runtime does: until the plugin exits and its stdout and stderr close."""
+        out, err = started.proc.communicate(timeout=60)
+        return Call(started.proc.returncode, out.decode(), err.decode(), started.proc.pid)
 
     def sh(self, *argv: str, netns: str | None = None) -> str:
         """Run a command (ip, ping) in a namespace; the node's by default."""
