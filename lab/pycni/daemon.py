@@ -29,7 +29,7 @@ from lab.pycni.entry import DAEMON_SOCKET
 
 WORKERS = 4
 MAX_WORKERS = 32
-STUCK_AFTER = 0.5  # seconds every worker has been busy before another is forked
+STUCK_AFTER = 2.0  # seconds every worker has been busy, calls waiting, before one more
 
 
 class AlreadyRunning(OSError):
@@ -105,9 +105,12 @@ class Master:
                     return  # every worker died at once: the client sees no TAKEN, works itself
 
     def stuck(self) -> bool:
+        """Calls wait while every worker has been busy for long (a lock, a demo's Next)."""
         now = time.monotonic()
         busy = [w.busy_since for w in self.workers.values() if w.busy_since is not None]
-        return len(busy) == len(self.workers) and min(busy, default=now) < now - STUCK_AFTER
+        if len(busy) < len(self.workers) or min(busy, default=now) > now - STUCK_AFTER:
+            return False
+        return bool(select.select([self.listener], [], [], 0)[0])
 
     def idle_for(self) -> float | None:
         """Seconds until the idle exit (None: never), 0 when it is due."""
@@ -126,7 +129,7 @@ class Master:
                 if fd is not None:
                     poller.register(fd, select.POLLIN)
             due = self.idle_for()
-            timeout = STUCK_AFTER if waiting is None else due
+            timeout = STUCK_AFTER / 4 if waiting is None else due
             events = poller.poll(None if timeout is None else timeout * 1000)
             for fd, _ in events:
                 if fd == waiting:
@@ -137,8 +140,8 @@ class Master:
                 if fd is not None:
                     with contextlib.suppress(KeyError):
                         poller.unregister(fd)
-            if waiting is None and self.stuck() and len(self.workers) < MAX_WORKERS:
-                self.fork_worker()  # calls waiting on a lock or a demo's Next: one more
+            if waiting is None and len(self.workers) < MAX_WORKERS and self.stuck():
+                self.fork_worker()
             if not events and self.idle_for() == 0:
                 return
 

@@ -166,9 +166,9 @@ class Node:
             if p.name[0].isdigit()
         }
 
-    def start_daemon(self) -> None:
+    def start_daemon(self, *options: str) -> None:
         self.daemon = subprocess.Popen(
-            ["nsenter", f"--net={self.path}", "--", str(self.bin_dir / "pycni"), "daemon"]
+            ["nsenter", f"--net={self.path}", "--", str(self.bin_dir / "pycni"), "daemon", *options]
         )
         for _ in range(100):  # the daemon is ready when its abstract socket answers
             out = self.sh("ss", "-xl")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +257,40 @@ def test_a_call_the_daemon_never_took_is_done_by_the_caller_and_only_that(
         assert call.exit == 1 and json.loads(call.stdout)["code"] == 11, call.stdout
         assert "pycni daemon" in json.loads(call.stdout)["msg"]
         assert bare_node.reservations() == {}
+
+
+def test_a_call_held_in_slow_motion_does_not_hold_up_the_next(
+    bare_node: Node, tmp_path: Path
+) -> None:
+    """One worker, held by a manual demo step: the daemon forks another for the next call."""
+    bare_node.start_daemon("--workers", "1")
+    ready(bare_node)
+    (only,) = workers(bare_node)
+    events = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    events.bind(str(tmp_path / "demo.sock"))
+    events.listen(1)
+    held_conf = bare_node.conf(
+        runtimeConfig={"demo": {"events": str(tmp_path / "demo.sock"), "manual": True}}
+    )
+    held = bare_node.start(
+        bare_node.cni_env("ADD", "held", bare_node.namespaces.new("pod")),
+        json.dumps(held_conf).encode(),
+    )
+    with events:
+        conn, _ = events.accept()
+        with conn:
+            assert json.loads(conn.recv(65536))["step"]  # its first step waits for "next"
+            other = add(bare_node, "other")
+            assert held.proc.poll() is None  # still held while the other call was served
+            served = done_by(bare_node, "other")
+            assert served not in (other.pid, only)  # by an extra worker, gone after its call
+            wait_for("the extra worker to leave", lambda: workers(bare_node) == {only})
+            conn.send(b"next")
+            while conn.recv(65536):  # the held call's other steps, until it hangs up
+                conn.send(b"next")
+    done = bare_node.finish(held)
+    assert done.exit == 0, done.stdout
+    assert {json.loads(c.stdout)["ips"][0]["address"] for c in (done, other)} == {
+        "10.244.0.2/24",
+        "10.244.0.3/24",
+    }
