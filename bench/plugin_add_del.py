@@ -132,7 +132,7 @@ class Env:
 
 def one_round(r: int, impls_: list[Impl], pods: dict, burst_pods: dict, env: Env) -> dict:
     """Sequential ADDs then DELs, interleaved so drift hits every implementation alike,
-    then one burst of concurrent ADDs per implementation."""
+    then one burst of concurrent ADDs per implementation (and their DELs)."""
     add: dict[str, list[float]] = {i.name: [] for i in impls_}
     dele: dict[str, list[float]] = {i.name: [] for i in impls_}
     for phase, times in (("ADD", add), ("DEL", dele)):
@@ -140,7 +140,8 @@ def one_round(r: int, impls_: list[Impl], pods: dict, burst_pods: dict, env: Env
             for impl in impls_:
                 times[impl.name].append(timed(impl, phase, f"r{r}s{n}", pods[impl.name][n], env))
     burst: dict[str, float] = {}
-    for impl in impls_:
+    # each round in another order: a burst runs slower right after another's 50 DELs
+    for impl in impls_[r % len(impls_) :] + impls_[: r % len(impls_)]:
         t0 = time.perf_counter()
         procs = [
             start(impl, "ADD", f"r{r}c{n}", p, env) for n, p in enumerate(burst_pods[impl.name])

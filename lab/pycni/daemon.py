@@ -24,8 +24,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from lab.pycni.daemon_protocol import DAEMON_SOCKET
 from lab.pycni.daemon_worker import READY, name_process, start_worker, warm_up
-from lab.pycni.entry import DAEMON_SOCKET
 
 WORKERS = 4
 MAX_WORKERS = 32
@@ -119,12 +119,12 @@ class Master:
         return max(0.0, self.last_call + self.idle_exit - time.monotonic())
 
     def loop(self) -> None:
-        poller = select.poll()
         self.last_call = time.monotonic()  # idle counts from ready, not from the warm-up
         while True:
             while len(self.workers) < self.size:
                 self.fork_worker()
             waiting = self.listener.fileno() if self.free() else None
+            poller = select.poll()  # anew each turn: workers come and go
             for fd in [waiting, *self.workers]:
                 if fd is not None:
                     poller.register(fd, select.POLLIN)
@@ -136,10 +136,6 @@ class Master:
                     self.accept_all()
                 elif fd in self.workers:
                     self.on_control(self.workers[fd])
-            for fd in [waiting, *self.workers]:
-                if fd is not None:
-                    with contextlib.suppress(KeyError):
-                        poller.unregister(fd)
             if waiting is None and len(self.workers) < MAX_WORKERS and self.stuck():
                 self.fork_worker()
             if not events and self.idle_for() == 0:

@@ -15,6 +15,7 @@ idle with the call still queued), so the client may safely do the work itself.
 """
 
 # No `from __future__ import annotations`: even that import costs the thin client.
+DAEMON_SOCKET = "\0cnilab/pycni-daemon"  # abstract: one per network namespace, no file
 MAGIC = b"CNI1\n"
 TAKEN = b"+"
 FORWARDED_PREFIXES = ("CNI_", "PYCNI_")

@@ -17,9 +17,8 @@ import _socket
 import posix
 import sys
 
-from lab.pycni.daemon_protocol import WireError, decode_answer, encode_request
+from lab.pycni.daemon_protocol import DAEMON_SOCKET, WireError, decode_answer, encode_request
 
-DAEMON_SOCKET = "\0cnilab/pycni-daemon"
 NO_DAEMON_ENV = b"PYCNI_NO_DAEMON"
 
 
