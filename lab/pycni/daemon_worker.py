@@ -62,6 +62,17 @@ def read_request(conn: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def refusal(why: str) -> bytes:
+    """A request that is none of our thin client's: error 6, as the spec prints it."""
+    import json
+
+    from lab.cni.errors import CNIError, ErrorCode
+    from lab.cni.version import CURRENT
+
+    err = CNIError(ErrorCode.DECODE_FAILURE, "pycni daemon: bad request", why)
+    return encode_answer(1, json.dumps(err.to_dict(CURRENT)) + "\n", "")
+
+
 def serve_connection(conn: socket.socket) -> None:
     if peer_uid(conn) != os.geteuid():
         return  # only the daemon's own user (root) may run CNI calls: closed, not taken
@@ -70,7 +81,7 @@ def serve_connection(conn: socket.socket) -> None:
     try:
         environ, stdin = decode_request(read_request(conn))
     except (WireError, TimeoutError) as e:
-        conn.sendall(encode_answer(1, "", f"pycni daemon: {e or 'request timed out'}\n"))
+        conn.sendall(refusal(str(e) or "the request was not sent in time"))
         return
     conn.settimeout(None)
     conn.sendall(run_call(environ, stdin))

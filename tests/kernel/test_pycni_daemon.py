@@ -294,3 +294,35 @@ def test_a_call_held_in_slow_motion_does_not_hold_up_the_next(
         "10.244.0.2/24",
         "10.244.0.3/24",
     }
+
+
+RAW_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("\\0cnilab/pycni-daemon")
+s.sendall(bytes.fromhex(sys.argv[1]))
+s.shutdown(socket.SHUT_WR)
+sys.stdout.buffer.write(b"".join(iter(lambda: s.recv(65536), b"")))
+"""
+
+
+@pytest.mark.parametrize("request_", ["GET / HTTP/1.1\r\n\r\n", "CNI1\nHOME=/root\0\0{}"])
+def test_a_request_not_from_pycni_gets_error_6_and_the_daemon_goes_on(
+    bare_node: Node, request_: str
+) -> None:
+    bare_node.start_daemon()
+    ready(bare_node)
+    client = [sys.executable, "-c", RAW_CLIENT, request_.encode().hex()]
+    raw = subprocess.run(
+        ["nsenter", f"--net={bare_node.path}", "--", *client],
+        capture_output=True,
+        timeout=WAIT,
+        check=True,
+    ).stdout
+    code, length = raw[1:].split(b"\n", 1)[0].split()
+    assert raw.startswith(b"+") and code == b"1"
+    error = json.loads(raw.split(b"\n", 1)[1][: int(length)])
+    assert error["code"] == 6 and error["msg"] == "pycni daemon: bad request"
+    after = add(bare_node, "after")
+    assert done_by(bare_node, "after") in workers(bare_node)
+    assert json.loads(after.stdout)["ips"][0]["address"] == "10.244.0.2/24"
