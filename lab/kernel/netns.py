@@ -1,7 +1,8 @@
 """Entering network namespaces, for short-lived processes only.
 
-`setns(2)` moves the *calling thread*. A plugin process (or an agent's forked
-child) may do that, because it is single-threaded and exits soon. A server must
+`setns(2)` moves the *calling thread*. A plugin process may do that, because it is
+single-threaded and exits soon; so may a `pycni daemon` worker, single-threaded too,
+which checks after each call that it is back home and retires if not. A server must
 never do it on a request thread: see README.md beside this file.
 """
 

@@ -21,7 +21,7 @@ log = logging.getLogger("pycni")
 
 def _caller_env(args: CmdArgs) -> dict[str, str]:
     """The env this plugin was called with, rebuilt from `args`: under `pycni daemon` the
-    call runs in the agent, whose os.environ is not the runtime's."""
+    call runs in a daemon worker, whose os.environ is not the runtime's."""
     return invoke.cni_env(
         args.command,
         args.path,

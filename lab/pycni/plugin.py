@@ -238,7 +238,7 @@ def run(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """One CNI call in this process (the `pycni` executable, or an agent's child)."""
+    """One CNI call in this process (the `pycni` executable, or a `pycni daemon` worker)."""
     env = Environment(
         environ=os.environ if environ is None else environ,
         stdin=io.BytesIO(stdin),
