@@ -56,7 +56,7 @@ def main() -> None:
         build.up(plan)
         lib_up = time.perf_counter() - t0
         try:
-            time.sleep(1.5)  # let the agents finish warming up
+            time.sleep(1.5)  # let the pycni daemons finish warming up
             runtime = Runtime(plan)
             py_add, py_del = cycle(runtime, plan, args.pods, "p")
             build.use_reference_plugins(plan)
@@ -73,7 +73,7 @@ def main() -> None:
     print(f"{2 * args.pods} pods, per pod through the runtime (median ms):")
     print(f"{'':32} {'add':>7} {'del':>7}")
     print(f"{'reference bridge+host-local':32} {ms(ref_add):7} {ms(ref_del):7}")
-    print(f"{'pycni (agent)':32} {ms(py_add):7} {ms(py_del):7}")
+    print(f"{'pycni (daemon)':32} {ms(py_add):7} {ms(py_del):7}")
     print(f"{'ratio':32} {ms(py_add) / ms(ref_add):7.2f} {ms(py_del) / ms(ref_del):7.2f}")
 
 
