@@ -110,8 +110,19 @@ def processes_in(netns_path: str, names: tuple[str, ...] = (DAEMON_NAME,)) -> li
     return found
 
 
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def daemons_in(netns_path: str) -> list[int]:
-    return processes_in(netns_path)
+    """The daemon masters of this namespace: a worker just forked bears its master's name
+    until it renames itself, and its parent is that master."""
+    named = processes_in(netns_path)
+    return [pid for pid in named if _parent(pid) not in named]
 
 
 def _gone(pid: int) -> bool:
