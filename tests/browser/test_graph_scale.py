@@ -107,6 +107,12 @@ def test_default_view_is_readable_with_routes_and_masquerade(
     assert drawn["masq"] == sorted([f"if:{n1}:eth0", f"if:{n2}:eth0"])
     assert drawn["gateways"] == 0  # on demand only
     wide.locator("[data-testid=show-gateways]").check()
+    wide.wait_for_function(  # Cytoscape applies the class's style on its next frame
+        "n => window.cnilab.cy.edges('[kind = \"default-route\"]')"
+        ".filter(e => e.visible()).length === n",
+        arg=len(PODS),
+        timeout=10_000,
+    )
     shown = wide.evaluate(
         "() => window.cnilab.cy.edges('[kind = \"default-route\"]').filter(e => e.visible())"
         ".map(e => [e.source().id(), e.target().id()])"
