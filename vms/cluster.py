@@ -88,8 +88,15 @@ class VagrantLab:
             except GuestError:
                 continue
             # as `vagrant up` waits for ssh: here, for boot to finish (DHCP on the NAT too)
+            # (an agent still up from before a reboot may vanish mid-call: try again)
             left = max(deadline - time.monotonic(), 30)
-            machine.agent.run(["/usr/bin/systemctl", "is-system-running", "--wait"], timeout=left)
+            try:
+                machine.agent.run(
+                    ["/usr/bin/systemctl", "is-system-running", "--wait"], timeout=left
+                )
+            except GuestError:
+                machine.agent.close()
+                continue
             return
         raise GuestError(f"{machine.spec.name}: no guest agent after {BOOT_TIMEOUT} s")
 
