@@ -146,7 +146,7 @@ if [ -n "$agent_cert" ]; then
 	install -m 0600 "$agent_key" "$cert_dir/agent.key"
 fi
 fingerprint="$("$cnilab" agent --node "$name" --cert-dir "$cert_dir" --make-cert)"
-units=(cnilab-node.service pycni-agent.service cnilab-agent.service)
+units=(cnilab-node.service pycni-daemon.service cnilab-agent.service)
 if [ "$web" -eq 1 ]; then
 	units+=(cnilab-web.service)
 	if [ ! -f "$etc/web.env" ]; then

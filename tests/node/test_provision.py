@@ -97,7 +97,7 @@ def test_provisioning_makes_a_node_twice_the_same_and_undo_restores_it(
     log = (root.parent / "stubs.log").read_text()
     assert "containernetworking-plugins" in log and "nodejs npm" in log
     assert f"pip install -q -e {ROOT}" in log and "npm ci" in log
-    units = "cnilab-node.service pycni-agent.service cnilab-agent.service cnilab-web.service"
+    units = "cnilab-node.service pycni-daemon.service cnilab-agent.service cnilab-web.service"
     assert f"systemctl enable -q {units}" in log and f"systemctl restart {units}" in log
     installed = sorted(p.name for p in (root / "etc" / "systemd" / "system").iterdir())
     assert installed == sorted(units.split())

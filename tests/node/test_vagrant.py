@@ -65,7 +65,7 @@ def test_units_name_the_files_the_provisioning_installs() -> None:
     units = sorted((ROOT / "vagrant" / "systemd").glob("*.service"))
     assert {u.name for u in units} == {
         "cnilab-node.service",
-        "pycni-agent.service",
+        "pycni-daemon.service",
         "cnilab-agent.service",
         "cnilab-web.service",
     }

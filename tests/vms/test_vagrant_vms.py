@@ -15,7 +15,7 @@ import pytest
 
 from vms.cluster import CLOCK_OFFSETS, WEB_PORT, VagrantLab
 
-UNITS = ["cnilab-node", "pycni-agent", "cnilab-agent"]
+UNITS = ["cnilab-node", "pycni-daemon", "cnilab-agent"]
 
 
 def sh(lab: VagrantLab, node: str, *argv: str, timeout: float = 120) -> str:
