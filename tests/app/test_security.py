@@ -23,6 +23,11 @@ ACTIONS = [
     ("POST", "/api/exercises/6/start", {}),
     ("POST", "/api/exercises/6/hint", {}),
     ("POST", "/api/exercises/6/check", {"which": "solution"}),
+    ("POST", "/api/demo/next", {}),
+    ("POST", "/api/editor/6/save", {"text": "# mine\n", "version": ""}),
+    ("POST", "/api/editor/6/reset", {"version": ""}),
+    ("POST", "/api/editor/6/diff", {"against": "starter"}),
+    ("POST", "/api/editor/6/check", {"which": "solution"}),
 ]
 READS = [
     "/api/status",
@@ -34,6 +39,9 @@ READS = [
     "/api/exercises/6",
     "/api/exercises/6/file",
     "/api/exercises/6/file?which=solution",
+    "/api/editor/6",
+    "/api/editor/6/where",
+    "/api/terminal",
 ]
 
 
