@@ -105,9 +105,17 @@ def left_behind(pid: int, marker: str) -> list[int]:
     return sorted(session_processes(pid, marker))
 
 
-def marker_of(pid: int) -> str:
-    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(f"{MARKER}=".encode()))
+def marker_of(pid: int, timeout: float = 10) -> str:
+    """The shell's marker; until its exec chain (setpriv, setsid, nsenter) reaches the
+    environment it was given, /proc shows the forking parent's, so wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        found = [e.split(b"=", 1)[1].decode() for e in env if e.startswith(f"{MARKER}=".encode())]
+        if found or time.monotonic() > deadline:
+            assert found, f"no {MARKER} in the environment of {pid}"
+            return found[0]
+        time.sleep(0.05)
 
 
 def refused(server: TerminalServer, **kw: Any) -> int:
