@@ -155,9 +155,14 @@ def test_reading_only_what_notifications_name_misses_nothing(lab: Lab, watcher: 
         ("ip", "link", "set", "v9", "master", "br9", "up"),
     ):
         assert not node.sh(*cmd).strip(), cmd
-    routed = watcher.wait_for(lambda s: "172.30.0.0/24" in _routes(s, node.name), SETTLE)
-    assert routed is not None
-    assert routed.interface(node.name, "br9")["fdb"]  # v9's own address, on the new bridge
+
+    def routed_and_bridged(s: Snapshot) -> bool:
+        """The route and the new bridge's FDB (v9's own address) both read; the commands
+        above may reach the watcher in more than one publication."""
+        bridge = s.interface(node.name, "br9")
+        return "172.30.0.0/24" in _routes(s, node.name) and bool(bridge and bridge["fdb"])
+
+    assert watcher.wait_for(routed_and_bridged, SETTLE) is not None, "no br9 FDB or route"
     assert not node.sh("ip", "link", "del", "d0").strip()  # its routes go unannounced
     with Inspector(lab.plan) as fresh:
         same = watcher.wait_for(lambda s: _arp(s).same_content(_arp(fresh.snapshot())), SETTLE)
