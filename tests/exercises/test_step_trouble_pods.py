@@ -44,21 +44,7 @@ def scene_left(plan: Plan) -> list[str]:
     return [p.name for p in Runtime(plan).list() if p.name.startswith(pod_prefix(STEP))]
 
 
-# Known defect, found at the end of stop 10: after the reference brings a downed host end
-# up (pyroute2, in the check's child process), the pod on node2 still gets no reply from
-# its gateway within the probe, though `ip link set ... up` by hand heals it at once.
-KNOWN_BROKEN = {"veth-down"}
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [
-        pytest.param(f.key, marks=pytest.mark.xfail(reason="known defect, see KNOWN_BROKEN"))
-        if f.key in KNOWN_BROKEN
-        else f.key
-        for f in faults_of(STEP)
-    ],
-)
+@pytest.mark.parametrize("fault", [f.key for f in faults_of(STEP)])
 def test_the_reference_finds_and_fixes_every_fault(plan: Plan, fault: str) -> None:
     target = start_trouble(plan, STEP, pick(fault, lambda t: t.node == "node2"))
     assert target.fault == fault
