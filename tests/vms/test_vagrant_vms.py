@@ -7,14 +7,17 @@ import base64
 import json
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from vms.cluster import CLOCK_OFFSETS, WEB_PORT, VagrantLab
 
+ROOT = Path(__file__).resolve().parents[2]
 UNITS = ["cnilab-node", "pycni-daemon", "cnilab-agent"]
 
 
@@ -28,12 +31,17 @@ def web_token(lab: VagrantLab) -> str:
 
 
 def web(
-    lab: VagrantLab, method: str, path: str, body: Any = None, token: str | None = ""
+    lab: VagrantLab,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = "",
+    wait: int = 90,
 ) -> tuple[int, Any]:
     """A request to node1's forwarded port, from inside the test's namespace (as the host's
     browser reaches 127.0.0.1:8080); token "" means the real one, None none at all."""
     token = web_token(lab) if token == "" else token
-    argv = ["ip", "netns", "exec", lab.netns, "curl", "-sS", "-m", "90", "-X", method,
+    argv = ["ip", "netns", "exec", lab.netns, "curl", "-sS", "-m", str(wait), "-X", method,
             "-o", "-", "-w", "\n%{http_code}"]  # fmt: skip
     if token is not None:
         argv += ["-H", f"X-Cnilab-Token: {token}"]
@@ -225,6 +233,45 @@ def test_the_course_page_is_served_with_terminals_on_both_nodes(
     assert "node:node1" in ids and "node:node2" in ids, ids  # node2's through its agent
     assert any(i.startswith("pod:node1/") and "web" in i for i in ids), ids
     assert any(i.startswith("pod:node2/") and "db" in i for i in ids), ids
+
+
+def terminal(lab: VagrantLab, target: str, command: str) -> dict[str, Any]:
+    """A shell the page would open on `target`, through node1's forwarded terminal port."""
+    code, info = web(lab, "GET", "/api/terminal")
+    assert code == 200 and info["enabled"], info
+    uri = f"ws://127.0.0.1:{info['port']}/terminal?token={web_token(lab)}&target={target}"
+    argv = ["ip", "netns", "exec", lab.netns, sys.executable, "-m", "tests.vms.terminal_probe",
+            uri, f"http://127.0.0.1:{WEB_PORT}", command]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_a_terminal_on_node2_runs_there_through_its_agent(lab: VagrantLab) -> None:
+    seen = terminal(lab, "node:node2", "hostname; cat /proc/sys/kernel/hostname")
+    lines = [x.strip() for x in seen["output"].splitlines()]
+    assert lines.count("node2") >= 2, seen  # the VM's own name, from its own kernel
+    assert "node1" not in lines, seen
+
+
+def test_a_check_runs_in_an_embedded_lab_inside_node1(lab: VagrantLab) -> None:
+    """The Check button's stream: where it runs (said first), the lab made inside node1,
+    the reference solution's verdict; the VMs' graph never shows that lab."""
+    code, text = web(lab, "POST", "/api/editor/bridge/check", {"which": "solution"}, wait=900)
+    assert code == 200, text
+    assert isinstance(text, str), text  # lines of JSON, not one document
+    where, *rest = [json.loads(x) for x in text.splitlines() if x.strip()]
+    assert where["event"] == "where" and where["kind"] == "node-lab", where
+    assert where["node"] == "node1" and "inside node1" in where["text"], where
+    report = rest[-1]
+    assert report["event"] == "report" and report["passed"] is True, rest[-3:]
+    assert any(x["event"] == "assertion" for x in rest), rest
+    netns = sh(lab, "node1", "/usr/bin/ip", "netns", "list")
+    assert "cnicheck" in netns, netns  # the check's lab, kept for the next check
+    names = [str(n.get("id")) for n in merged(lab)["nodes"]]
+    assert names and not [n for n in names if "cnicheck" in n], names
+    shell = terminal(lab, "node:node1", "cnilab status")  # node1's shells point at that lab
+    assert "cnicheck" in shell["output"], shell
 
 
 def test_a_reboot_of_both_brings_everything_back(lab: VagrantLab) -> None:
