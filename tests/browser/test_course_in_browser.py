@@ -178,8 +178,9 @@ def test_step_6_wholly_in_the_page(
     )
 
     # the diff against the version that passed: the same text, then one line more
-    page.click("[data-testid=diff-passed]")
-    assert "same as the version that last passed" in page.locator("[data-testid=diff]").inner_text()
+    page.click("[data-testid=diff-passed]")  # fetched: wait for its text, not the click
+    same = "same as the version that last passed"
+    page.locator("[data-testid=diff]", has_text=same).wait_for(timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "course-step6-passed.png"))
     out = type_command(page, "cnilab pod del mine; echo R''C=$?", "RC=", 30_000)
