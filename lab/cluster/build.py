@@ -172,10 +172,13 @@ def install_plugins(plan: Plan) -> None:
                 target.symlink_to(ref)
 
 
-def start_daemons(plan: Plan, wait: float = 10.0) -> None:
+def start_daemons(plan: Plan, wait: float = 60.0) -> None:
     """A warm `pycni daemon` per node from the start (pycni would start one at its first
     call); `down` finds and stops them by namespace, whoever started them. Returns once
-    each has named itself (it binds its socket right after), so `status` sees them."""
+    each has named itself (it binds its socket right after), so `status` sees them.
+
+    It names itself after its imports: ~0.3 s here, but over 10 s on a busy QEMU TCG VM
+    (the check lab inside node1 on the Vagrant lab), hence the long bound."""
     for node in plan.nodes:
         with open(f"{node.state_dir}/pycni-daemon.log", "ab") as log:
             subprocess.Popen(

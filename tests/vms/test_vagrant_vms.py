@@ -134,7 +134,10 @@ def test_egress_leaves_through_the_nat_adapter_masqueraded(
 
 def merged(lab: VagrantLab) -> dict[str, Any]:
     def ready() -> dict[str, Any] | None:
-        code, data = web(lab, "GET", "/api/topology")
+        try:
+            code, data = web(lab, "GET", "/api/topology")
+        except subprocess.CalledProcessError:  # after a reboot: active, not yet listening
+            return None
         agents = data.get("graph", {}).get("agents", []) if code == 200 else []
         return data if [a.get("ok") for a in agents] == [True, True] else None
 
