@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -179,6 +180,7 @@ def main() -> None:
         app.extensions["cnilab"].hub.stop()
         server.close()
         build.down(plan)
+        shutil.rmtree(tmp, ignore_errors=True)  # the workspace and state it made
 
 
 if __name__ == "__main__":
