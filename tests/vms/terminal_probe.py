@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from websockets.sync.client import connect
+
+from tests.terminal.test_server import run
 
 END = "PROBE-END"
 
 
 def main(uri: str, origin: str, command: str) -> None:
     with connect(uri, origin=origin, open_timeout=60) as ws:  # type: ignore[arg-type]
-        hello = json.loads(ws.recv(timeout=60))
-        ws.send(f"{command}; echo {END[:5]}''{END[5:]}\n".encode())
-        seen = ""
-        deadline = time.monotonic() + 120
-        while END not in seen and time.monotonic() < deadline:
-            frame = ws.recv(timeout=max(deadline - time.monotonic(), 0.1))
-            seen += frame.decode(errors="replace") if isinstance(frame, bytes) else ""
+        hello = json.loads(ws.recv(timeout=60))  # slower than tests.terminal's ready() on TCG
+        seen = run(ws, f"{command}; echo {END[:5]}''{END[5:]}", END, timeout=120)
     print(json.dumps({"hello": hello, "output": seen}))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from app.checkplace import CHECK_LAB_PREFIX
 from vms.cluster import CLOCK_OFFSETS, WEB_PORT, VagrantLab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,11 +271,11 @@ def test_a_check_runs_in_an_embedded_lab_inside_node1(lab: VagrantLab) -> None:
     assert report["event"] == "report" and report["passed"] is True, rest[-3:]
     assert any(x["event"] == "assertion" for x in rest), rest
     netns = sh(lab, "node1", "/usr/bin/ip", "netns", "list")
-    assert "cnicheck" in netns, netns  # the check's lab, kept for the next check
+    assert CHECK_LAB_PREFIX in netns, netns  # the check's lab, kept for the next check
     names = [str(n.get("id")) for n in merged(lab)["nodes"]]
-    assert names and not [n for n in names if "cnicheck" in n], names
+    assert names and not [n for n in names if CHECK_LAB_PREFIX in n], names
     shell = terminal(lab, "node:node1", "cnilab status")  # node1's shells point at that lab
-    assert "cnicheck" in shell["output"], shell
+    assert CHECK_LAB_PREFIX in shell["output"], shell
 
 
 def test_a_reboot_of_both_brings_everything_back(lab: VagrantLab) -> None:
