@@ -11,6 +11,14 @@ notification is not decoded: only what it is about (links, addresses, routes, AR
 neighbours, FDB entries, by its type and family) is remembered in `RouteSocket.changes`,
 so that a watcher re-reads those of the namespace, and only those. What cannot be
 told (a queue overflow, a type we do not know) counts as everything.
+
+Link notifications are the exception: a node's links dump is hundreds of messages,
+and a RTM_NEWLINK carries the whole link. Those of family AF_UNSPEC are kept as
+bytes (`take_link_messages`, kind LINK_EVENTS) for links.py to apply; AF_BRIDGE ones
+are a bridge port's own settings, none of which a snapshot shows (their DELLINK
+means a port left its bridge, not that the link is gone). One that comes while the
+links are being dumped may be older or newer than the dump: it asks for another
+dump (LINKS) instead.
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ REPLY_TIMEOUT_MS = 5000  # the kernel answers at once; never hang a watcher on a
 DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB = "links", "addresses", "routes", "neighbours", "fdb"
+LINK_EVENTS = "link-events"  # link notifications kept to apply (LINKS: dump them again)
 EVERYTHING = frozenset({LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB})
+MAX_LINK_MESSAGES = 4096  # more than that waiting: dump instead
 _ABOUT = {
     RTM_NEWLINK: LINKS,
     RTM_DELLINK: LINKS,
@@ -62,7 +72,7 @@ _ABOUT = {
     RTM_NEWNEIGH: NEIGHBOURS,
     RTM_DELNEIGH: NEIGHBOURS,
 }
-AF_BRIDGE = 7
+AF_UNSPEC, AF_BRIDGE = 0, 7
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
 _SEQ = struct.Struct("I")
 _NLA = struct.Struct("HH")  # length, type
@@ -81,13 +91,16 @@ def netlink_route_socket() -> socket.socket:
 class Request:
     """A request encoded once by pyroute2; only its sequence number changes per use."""
 
-    def __init__(self, msg: nlmsg, msg_type: int, dump: bool = True) -> None:
+    def __init__(
+        self, msg: nlmsg, msg_type: int, dump: bool = True, about: str | None = None
+    ) -> None:
         msg["header"]["type"] = msg_type
         msg["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         msg.encode()
         data = bytes(msg.data)
         self._head, self._tail = data[:8], data[12:]  # around the sequence number
         self.dump = dump
+        self.about = about  # what a dump reads (LINKS...), if that matters
 
     @classmethod
     def packed(cls, msg_type: int, body: bytes) -> Request:
@@ -97,6 +110,7 @@ class Request:
         request._head = struct.pack("IHH", length, msg_type, NLM_F_REQUEST)
         request._tail = struct.pack("I", 0) + body  # the port id: the kernel fills it in
         request.dump = False
+        request.about = None
         return request
 
     def with_seq(self, seq: int) -> bytes:
@@ -119,6 +133,7 @@ class RouteSocket:
         self._poll.register(sock.fileno(), select.POLLIN)
         self._seq = 0
         self.changes: set[str] = set()  # what notifications since the last drain were about
+        self._links: list[bytes] = []  # AF_UNSPEC RTM_NEWLINK/DELLINK, oldest first
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
@@ -165,6 +180,11 @@ class RouteSocket:
     def events(self) -> bool:
         return bool(self.changes)
 
+    def take_link_messages(self) -> list[bytes]:
+        """The link notifications (AF_UNSPEC) received so far, oldest first; forgotten."""
+        messages, self._links = self._links, []
+        return messages
+
     def drain(self) -> frozenset[str]:
         """Read the queued notifications: what they (and those seen since the last
         drain) were about; empty if there were none."""
@@ -190,12 +210,22 @@ class RouteSocket:
         seen, self.changes = frozenset(self.changes), set()
         return seen
 
-    def _note(self, data: bytes, offset: int) -> None:
-        """Remember what the notification at `offset` is about."""
-        kind = _HEADER.unpack_from(data, offset)[1]
+    def _note(self, data: bytes, offset: int, dumping: str | None = None) -> None:
+        """Remember what the notification at `offset` is about (`dumping`: what the
+        dump being read while it came is of)."""
+        length, kind = _HEADER.unpack_from(data, offset)[:2]
         about = _ABOUT.get(kind)
-        if about == NEIGHBOURS and len(data) > offset + _HEADER.size:
-            about = FDB if data[offset + _HEADER.size] == AF_BRIDGE else NEIGHBOURS
+        family = data[offset + _HEADER.size] if len(data) > offset + _HEADER.size else -1
+        if about == NEIGHBOURS:
+            about = FDB if family == AF_BRIDGE else NEIGHBOURS
+        elif about == LINKS and family == AF_BRIDGE:
+            return
+        elif about == LINKS and family == AF_UNSPEC and dumping != LINKS:
+            if len(self._links) < MAX_LINK_MESSAGES:
+                self._links.append(data[offset : offset + length])
+                self.changes.add(LINK_EVENTS)
+                return
+            self._links.clear()
         if about is None:
             self.changes |= EVERYTHING
         else:
@@ -225,7 +255,7 @@ class RouteSocket:
                     break
                 here, offset = offset, offset + ((length + 3) & ~3)
                 if mseq != seq or mport != port:
-                    self._note(data, here)
+                    self._note(data, here, request.about)
                     continue
                 interrupted = interrupted or bool(mflags & NLM_F_DUMP_INTR)
                 if kind in (NLMSG_DONE, NLMSG_ERROR):

@@ -32,6 +32,7 @@ from lab.inspect.dump import (
     Neighbour,
     Route,
 )
+from lab.inspect.links import apply_link_messages
 from lab.inspect.netlink import (
     ADDRESSES,
     FDB,
@@ -59,23 +60,23 @@ RTEXT_FILTER_SKIP_STATS = 1 << 3
 T = TypeVar("T")
 
 
-def _request(cls: type, msg_type: int, **fields: Any) -> Request:
+def _request(cls: type, msg_type: int, about: str | None = None, **fields: Any) -> Request:
     msg = cls()
     msg["attrs"] = fields.pop("attrs", [])
     for name, value in fields.items():
         msg[name] = value
-    return Request(msg, msg_type)
+    return Request(msg, msg_type, about=about)
 
 
-_LINKS = _request(ifinfmsg, RTM_GETLINK, attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)])
-_ADDRESSES = _request(ifaddrmsg, RTM_GETADDR, family=socket.AF_INET)
-_ROUTES = _request(rtmsg, RTM_GETROUTE, family=socket.AF_INET, table=MAIN_TABLE)
-_NEIGHBOURS = _request(ndmsg, RTM_GETNEIGH, family=socket.AF_INET)
+_LINKS = _request(ifinfmsg, RTM_GETLINK, LINKS, attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)])
+_ADDRESSES = _request(ifaddrmsg, RTM_GETADDR, ADDRESSES, family=socket.AF_INET)
+_ROUTES = _request(rtmsg, RTM_GETROUTE, ROUTES, family=socket.AF_INET, table=MAIN_TABLE)
+_NEIGHBOURS = _request(ndmsg, RTM_GETNEIGH, NEIGHBOURS, family=socket.AF_INET)
 
 
 @functools.lru_cache(maxsize=64)
 def _fdb_request(bridge: int) -> Request:
-    return _request(ndmsg, RTM_GETNEIGH, family=AF_BRIDGE, attrs=[("NDA_MASTER", bridge)])
+    return _request(ndmsg, RTM_GETNEIGH, FDB, family=AF_BRIDGE, attrs=[("NDA_MASTER", bridge)])
 
 
 def _decoded(replies: list[bytes], one: Callable[[bytes], T | None]) -> tuple[T, ...]:
@@ -92,15 +93,28 @@ def read_namespace(
     the notifications were about: netlink.LINKS ..., nft.MASQUERADE), only those are
     read again, the rest kept from `before`.
 
-    A link change also re-reads routes and neighbours (the kernel drops the routes of
-    a link that goes without a notification), and FDB entries when the set of bridges
-    changed (a bridge's entries come and go with notifications of their own)."""
+    The link notifications the socket kept are applied to `before`'s links (links.py)
+    unless the links are dumped anyway (then they are older than the dump). A dump of
+    the links, or a link that went away or down, also re-reads routes and neighbours
+    (the kernel drops a gone link's routes without a notification), and FDB entries
+    are read again when the set of bridges changed (a bridge's entries come and go
+    with notifications of their own)."""
+    messages = sock.take_link_messages()
     if kinds is None or before is None or before.error:
         return _read_all(sock, nft)
     todo = set(kinds)
+    interfaces = before.interfaces
+    if messages and LINKS not in todo:
+        applied = apply_link_messages(before.interfaces, messages)
+        if applied is None:
+            todo.add(LINKS)
+        else:
+            interfaces, lost = applied
+            if lost:
+                todo |= {ROUTES, NEIGHBOURS}
     if LINKS in todo:
+        interfaces = read_interfaces(sock)
         todo |= {ROUTES, NEIGHBOURS}
-    interfaces = read_interfaces(sock) if LINKS in todo else before.interfaces
     if _bridges(interfaces) != _bridges(before.interfaces):
         todo.add(FDB)
     return NamespaceDump(

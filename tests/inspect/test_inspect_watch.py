@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import pytest
 
 from lab.inspect import Inspector, Snapshot, Watcher, ns_id
 from tests.inspect.conftest import Lab
+from tests.kernel.conftest import Node
 
 pytestmark = pytest.mark.root
 
@@ -170,3 +172,56 @@ def test_reading_only_what_notifications_name_misses_nothing(lab: Lab, watcher: 
     assert same is not None, _differences(_arp(watcher.latest), _arp(full))
     assert "172.30.0.0/24" not in _routes(same, node.name)
     assert same.interface(node.name, "d0") is None
+
+
+def _batch(node: Node, lines: list[str]) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".ip", delete=False) as batch:
+        batch.write("\n".join(lines) + "\n")
+    try:
+        out = node.sh("ip", "-batch", batch.name)
+    finally:
+        os.unlink(batch.name)
+    assert not out.strip(), out
+
+
+def test_link_changes_applied_from_notifications_equal_a_full_reading(
+    lab: Lab, watcher: Watcher
+) -> None:
+    """Links are patched from their notifications (lab/inspect/links.py), not dumped:
+    after each step the watcher's snapshot must equal a full reading."""
+    node = lab.nodes[0]
+    steps: list[tuple[str, list[str]]] = [
+        ("a veth made", ["link add w0 type veth peer name w0p"]),
+        ("its end renamed", ["link set w0p name w0q"]),
+        (
+            "up, with an address and a route",
+            [
+                "link set w0q up",
+                "link set w0 up",
+                "addr add 10.77.0.1/24 dev w0",
+                "route add 172.29.0.0/24 via 10.77.0.2",
+            ],
+        ),
+        ("set down: its routes vanish unannounced", ["link set w0 down"]),
+        ("a port joining a bridge", ["link set w0q master cni0"]),
+        ("the port leaving it (AF_BRIDGE RTM_DELLINK)", ["link set w0q nomaster"]),
+        ("deleted", ["link del w0"]),
+        (
+            "a burst",
+            [f"link add x{i} type veth peer name x{i}p" for i in range(40)]
+            + [f"link set x{i} up" for i in range(0, 40, 2)]
+            + [f"link del x{i}" for i in range(1, 40, 4)]
+            + [f"link set x{i}p name y{i}" for i in range(2, 40, 8)],
+        ),
+    ]
+    with Inspector(lab.plan) as fresh:
+        for what, lines in steps:
+            _batch(node, lines)
+            same = watcher.wait_for(lambda s: _arp(s).same_content(_arp(fresh.snapshot())), SETTLE)
+            assert same is not None, f"{what}: " + _differences(
+                _arp(watcher.latest), _arp(fresh.snapshot())
+            )
+            if what.startswith("set down"):
+                assert "172.29.0.0/24" not in _routes(same, node.name)
+            if what.startswith("the port leaving"):
+                assert same.interface(node.name, "w0q")["master"] is None
