@@ -101,3 +101,51 @@ def test_a_pod_added_beside_250_is_a_delta_of_a_few_kib() -> None:
     assert {n["id"] for n in apply_delta(before, delta)["nodes"]} == {
         n["id"] for n in after["nodes"]
     }
+
+
+def _graph(nodes: dict[str, int], edges: dict[tuple[str, str], int]) -> dict[str, Any]:
+    return {
+        "graph": {},
+        "nodes": [{"id": k, "v": v} for k, v in nodes.items()],
+        "edges": [{"source": a, "target": b, "v": v} for (a, b), v in edges.items()],
+    }
+
+
+names = st.sampled_from([f"n{i}" for i in range(10)])
+graphs = st.builds(
+    _graph,
+    st.dictionaries(names, st.integers(0, 2), max_size=10),
+    st.dictionaries(st.tuples(names, names).map(lambda p: tuple(sorted(p))), st.integers(0, 2)),
+)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(graphs, graphs, st.lists(st.booleans(), min_size=40, max_size=40))
+def test_dicts_shared_with_the_old_snapshot_give_the_delta_copies_give(
+    old: dict, other: dict, share: list[bool]
+) -> None:
+    """The new snapshot shares some of the old one's dicts (what did not change), as
+    the inspector's are: set aside by identity, the delta is the same as when every
+    dict is a copy and all are compared."""
+    reuse = iter(share)
+    before_nodes = {n["id"]: n for n in old["nodes"]}
+    before_edges = {(e["source"], e["target"]): e for e in old["edges"]}
+    new = {
+        "graph": {},
+        "nodes": [
+            before_nodes[n["id"]] if n["id"] in before_nodes and next(reuse, False) else n
+            for n in other["nodes"]
+        ],
+        "edges": [
+            before_edges[(e["source"], e["target"])]
+            if (e["source"], e["target"]) in before_edges and next(reuse, False)
+            else e
+            for e in other["edges"]
+        ],
+    }
+    shared = diff(old, new, 1, 2)
+    assert shared == diff(travel(old), travel(new), 1, 2)
+    got = apply_delta(old, travel(shared))
+    assert sorted(got["nodes"], key=lambda n: n["id"]) == sorted(
+        new["nodes"], key=lambda n: n["id"]
+    )
