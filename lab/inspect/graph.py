@@ -13,9 +13,10 @@ another node (cidr, cidrs, via, dev), "default-route" from a pod's namespace to 
 interface holding its gateway (via, dev). Node namespaces also carry `masquerade`:
 the nftables rules that masquerade there (family, table, chain, handle, comment).
 
-`GraphBuilder` keeps each namespace's part (its nodes, member and bridge-port edges)
-and rebuilds only those whose inputs changed: at 2 x 250 pods a change in one pod
-costs one part, the veth pairing and the routes, not 500 parts.
+`GraphBuilder` keeps each namespace's part (its nodes, member and bridge-port edges),
+its veth and route edges, and looks again only at the namespaces whose inputs
+changed: at 2 x 250 pods a change in one namespace costs its part and its route
+edges, not 504 of each.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from lab.inspect.dump import FdbEntry, Interface, NamespaceDump, Route
 from lab.inspect.namespaces import NetnsKey, NetnsRef
 from lab.inspect.owners import INTERNET, NODE, POD, UNDERLAY, Owner, PodRecord
 from lab.inspect.peers import IfRef
-from lab.inspect.routes import Place, route_edges
+from lab.inspect.routes import Place, RouteEdges
 
 
 @dataclass(frozen=True)
@@ -144,29 +145,33 @@ def _edge_set(edges: tuple[Edge, ...]) -> set[tuple[str, str, str]]:
 
 class _Index:
     """Names of every namespace and interface, to turn (namespace, ifindex) into ids;
-    each namespace's interface names are kept while its dump is the same."""
+    kept up to date one namespace at a time."""
 
-    def __init__(self, views: list[NamespaceView], before: _Index | None = None) -> None:
-        self.names = {v.ref.key: v.ref.name for v in views}
-        self.kinds = {v.ref.key: v.owner.kind for v in views}
-        self.node_of = {v.ref.key: v.owner.node for v in views if v.owner.kind == NODE}
-        known = before.ifnames if before else {}
-        self.ifnames: dict[NetnsKey, tuple[NamespaceDump, dict[int, str]]] = {}
-        for v in views:
-            old = known.get(v.ref.key)
-            self.ifnames[v.ref.key] = (
-                old
-                if old is not None and old[0] is v.dump
-                else (v.dump, {i.index: i.name for i in v.dump.interfaces})
-            )
+    def __init__(self) -> None:
+        self.names: dict[NetnsKey, str] = {}
+        self.kinds: dict[NetnsKey, str] = {}
+        self.node_of: dict[NetnsKey, str] = {}
+        self.ifnames: dict[NetnsKey, dict[int, str]] = {}
+
+    def update(self, key: NetnsKey, view: NamespaceView | None) -> None:
+        if view is None:
+            for table in (self.names, self.kinds, self.node_of, self.ifnames):
+                table.pop(key, None)  # type: ignore[attr-defined]
+            return
+        self.names[key] = view.ref.name
+        self.kinds[key] = view.owner.kind
+        if view.owner.kind == NODE:
+            self.node_of[key] = view.owner.node
+        else:
+            self.node_of.pop(key, None)
+        self.ifnames[key] = {i.index: i.name for i in view.dump.interfaces}
 
     def ifname(self, ref: IfRef) -> str | None:
         found = self.ifnames.get(ref[0])
-        return found[1].get(ref[1]) if found else None
+        return found.get(ref[1]) if found else None
 
-    def iface(self, ref: IfRef) -> str | None:
-        ifname = self.ifname(ref)
-        return if_id(self.names[ref[0]], ifname) if ifname is not None else None
+
+_Made = dict[Any, tuple[tuple, Node, tuple[Edge, ...]]]  # per interface: inputs, dicts
 
 
 @dataclass(frozen=True)
@@ -177,47 +182,99 @@ class _Part:
     node: str
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
+    place: Place
+    made: _Made
 
 
 class GraphBuilder:
-    """Builds the node-link lists of a snapshot, reusing each namespace's part (its
-    nodes, member and bridge-port edges) while what it is made of (its dump, owner,
-    node, veth peers) stays the same, and each veth edge while its ends do: after a
-    change in one namespace, the others cost a comparison each.
+    """Builds the node-link lists of a snapshot, and keeps what it made for the next.
+
+    Only the namespaces whose view changed (dump, owner, name: views are compared by
+    identity, so an unchanged namespace must be given the same view object), whose
+    veth peers changed, or whose peers lie in a changed namespace are looked at
+    again; each keeps its part (its nodes, member and bridge-port edges) while what
+    it is made of (its dump, owner, node, veth peers) stays the same, each veth edge
+    while its ends do, and routes.RouteEdges its route edges. At 2 x 250 pods a new
+    veth in a node costs that node's part, not 504.
 
     Edges of different kinds never join the same pair (member: a namespace and its own
     interface; bridge-port: two interfaces of one namespace; veth: a pair's ends;
     routes: a namespace and another's interface), so parts are only put together."""
 
     def __init__(self) -> None:
-        self._parts: dict[str, _Part] = {}
-        self._index: _Index | None = None
+        self._views: dict[NetnsKey, NamespaceView] = {}
+        self._peers: dict[IfRef, IfRef] = {}
+        self._index = _Index()
+        self._parts: dict[NetnsKey, _Part] = {}
+        self._order: list[NetnsKey] = []  # by namespace name
         self._veths: dict[tuple[IfRef, IfRef], tuple[tuple, Edge]] = {}
+        self._routes = RouteEdges(if_id, ns_id)
 
     def build(
         self, views: list[NamespaceView], peers: dict[IfRef, IfRef]
     ) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
-        index = self._index = _Index(views, self._index)
-        parts: dict[str, _Part] = {}
-        nodes: list[Node] = []
-        edges: list[Edge] = []
-        for view in sorted(views, key=lambda v: v.ref.name):
-            part = self._part(view, index, peers)
-            parts[view.ref.name] = part
-            nodes.extend(part.nodes)
-            edges.extend(part.edges)
-        self._parts = parts
-        edges.extend(self._veth_edges(index, peers))
-        places = [Place(v.ref.name, v.owner.kind, parts[v.ref.name].node, v.dump) for v in views]
-        edges.extend(
-            {**attrs, "source": a, "target": b} for a, b, attrs in route_edges(places, if_id, ns_id)
-        )
+        new = {v.ref.key: v for v in views}
+        changed = {k for k, v in new.items() if self._views.get(k) is not v}
+        changed |= self._views.keys() - new.keys()
+        dirty = changed | self._touched(changed, new, peers)
+        for key in changed:
+            self._index.update(key, new.get(key))
+        for key in dirty:
+            if key in new:
+                self._parts[key] = self._part(new[key], peers)
+            else:
+                self._parts.pop(key, None)
+        if changed & (new.keys() ^ self._views.keys()) or any(
+            self._views[k].ref.name != new[k].ref.name
+            for k in changed
+            if k in new and k in self._views
+        ):
+            self._order = sorted(new, key=lambda k: new[k].ref.name)
+        self._views, self._peers = new, peers
+        parts = [self._parts[k] for k in self._order]
+        nodes = [n for part in parts for n in part.nodes]
+        edges = [e for part in parts for e in part.edges]
+        edges.extend(self._veth_edges(peers, dirty))
+        edges.extend(self._routes.update([self._parts[v.ref.key].place for v in views]))
         return tuple(nodes), tuple(edges)
 
-    def _veth_edges(self, index: _Index, peers: dict[IfRef, IfRef]) -> list[Edge]:
+    def _touched(
+        self, changed: set[NetnsKey], new: dict[NetnsKey, NamespaceView], peers: dict[IfRef, IfRef]
+    ) -> set[NetnsKey]:
+        """Namespaces whose veth peers changed, or whose peers' names did (the
+        namespace's, or the peer interface's)."""
+        old = self._peers
+        touched: set[NetnsKey] = set()
+        if peers is not old:
+            touched |= {e[0] for e, p in peers.items() if old.get(e) != p}
+            touched |= {e[0] for e in old if e not in peers}
+        for key in changed:
+            before, after = self._views.get(key), new.get(key)
+            names = self._index.ifnames.get(key, {})
+            if (
+                before is None
+                or after is None
+                or (before.ref, before.owner) != (after.ref, after.owner)
+            ):
+                renamed = {i.index for v in (before, after) if v for i in v.dump.interfaces}
+            else:
+                now = {i.index: i.name for i in after.dump.interfaces}
+                renamed = {i for i in names.keys() | now.keys() if names.get(i) != now.get(i)}
+            for i in renamed:
+                for found in (old.get((key, i)), peers.get((key, i))):
+                    if found is not None:
+                        touched.add(found[0])
+        return touched
+
+    def _veth_edges(self, peers: dict[IfRef, IfRef], dirty: set[NetnsKey]) -> list[Edge]:
+        index = self._index
         veths: dict[tuple[IfRef, IfRef], tuple[tuple, Edge]] = {}
         for end, peer in peers.items():
             if end > peer:  # each pair once
+                continue
+            old = self._veths.get((end, peer))
+            if old is not None and end[0] not in dirty and peer[0] not in dirty:
+                veths[(end, peer)] = old
                 continue
             inputs = (
                 index.ifname(end),
@@ -227,7 +284,6 @@ class GraphBuilder:
             )
             if inputs[0] is None or inputs[1] is None:
                 continue
-            old = self._veths.get((end, peer))
             if old is not None and old[0] == inputs:
                 veths[(end, peer)] = old
                 continue
@@ -242,8 +298,8 @@ class GraphBuilder:
         self._veths = veths
         return [edge for _, edge in veths.values()]
 
-    def _part(self, view: NamespaceView, index: _Index, peers: dict[IfRef, IfRef]) -> _Part:
-        key = view.ref.key
+    def _part(self, view: NamespaceView, peers: dict[IfRef, IfRef]) -> _Part:
+        index, key = self._index, view.ref.key
         linked = tuple(
             (i.index, p, index.names.get(p[0]), index.ifname(p))
             for i in view.dump.interfaces
@@ -253,13 +309,16 @@ class GraphBuilder:
         if not node and view.owner.kind == POD:  # a pod without a record runs where its veth leads
             found = (peers.get((key, i.index)) for i in view.dump.interfaces)
             node = next((index.node_of[p[0]] for p in found if p and p[0] in index.node_of), "")
-        inputs = (view.dump, view.owner, node, linked)
-        old = self._parts.get(view.ref.name)
+        inputs = (view.dump, view.ref.name, view.owner, node, linked)
+        old = self._parts.get(key)
         if old is not None and old.inputs[0] is view.dump and old.inputs[1:] == inputs[1:]:
             return old
         peer_of = {i: if_id(ns, ifname) if ifname else None for i, _, ns, ifname in linked}
-        nodes, edges = _namespace_part(view, node, peer_of)
-        return _Part(inputs, node, nodes, edges)
+        nodes, edges, made = _namespace_part(view, node, peer_of, old.made if old else {})
+        place = Place(view.ref.name, view.owner.kind, node, view.dump)
+        if old is not None and old.place == place:
+            place = old.place  # the route edges look at places by identity
+        return _Part(inputs, node, nodes, edges, place, made)
 
 
 def build_graph(views: list[NamespaceView], peers: dict[IfRef, IfRef]) -> nx.Graph:
@@ -273,11 +332,77 @@ def _ends_cut(edge: Edge) -> dict[str, Any]:
 
 
 def _namespace_part(
-    view: NamespaceView, node: str, peer_of: dict[int, str | None]
-) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+    view: NamespaceView, node: str, peer_of: dict[int, str | None], made: _Made
+) -> tuple[tuple[Node, ...], tuple[Edge, ...], _Made]:
+    """The namespace's nodes and edges; the dicts of `made` (the part before) are
+    kept where what they are made of is the same (so that a delta sets them aside by
+    identity: a new veth in a node leaves its other 250 interfaces' dicts alone)."""
     name, owner, dump = view.ref.name, view.owner, view.dump
     dev = {i.index: i.name for i in dump.interfaces}
     nid = ns_id(name)
+    now: _Made = {}
+    inputs: tuple = (name, owner, node, dump.routes, dump.neighbours, dump.masquerade, dump.error)
+    inputs += (_devices_named(dump, dev),)
+    now[None] = (
+        made[None]
+        if None in made and made[None][0] == inputs
+        else (inputs, _namespace_node(view, node, dev), ())
+    )
+    addresses: dict[int, tuple[str, ...]] = {}
+    for a in dump.addresses:
+        addresses[a.index] = (*addresses.get(a.index, ()), a.cidr)
+    networks = {a.ifname: a.network for a in owner.pod.attachments} if owner.pod else {}
+    fdbs: dict[int, list[tuple[FdbEntry, str | None]]] = {}
+    for e in dump.fdb:
+        fdbs.setdefault(e.bridge, []).append((e, dev.get(e.port)))
+    for iface in sorted(dump.interfaces, key=lambda i: i.index):
+        fdb = tuple(fdbs.get(iface.index, ()))
+        inputs = (
+            name,
+            iface,
+            addresses.get(iface.index, ()),
+            dev.get(iface.master),
+            peer_of.get(iface.index),
+            networks.get(iface.name, ""),
+            fdb if iface.kind == "bridge" else None,
+        )
+        old = made.get(iface.index)
+        if old is not None and old[0] == inputs:
+            now[iface.index] = old
+            continue
+        iid = if_id(name, iface.name)
+        attrs = _iface_attrs(iface, name)
+        attrs.update(
+            addresses=list(inputs[2]),
+            master=if_id(name, dev[iface.master]) if iface.master in dev else None,
+            peer=inputs[4],
+            network=inputs[5],
+        )
+        if iface.kind == "bridge":
+            attrs["fdb"] = [_fdb(e, name, dev) for e, _ in fdb]
+        attrs["id"] = iid
+        edges: tuple[Edge, ...] = ({"kind": "member", "source": nid, "target": iid},)
+        if iface.master in dev:
+            port, bridge = iid, if_id(name, dev[iface.master])
+            edges += (
+                {"kind": "bridge-port", "port": port, "bridge": bridge}
+                | {"source": port, "target": bridge},
+            )
+        now[iface.index] = (inputs, attrs, edges)
+    nodes = tuple(n for _, n, _ in now.values())
+    member = tuple(e[0] for _, _, e in list(now.values())[1:])
+    ports = tuple(now[i.index][2][1] for i in dump.interfaces if i.master in dev)
+    return nodes, member + ports, now
+
+
+def _devices_named(dump: NamespaceDump, dev: dict[int, str]) -> tuple[str | None, ...]:
+    """The names the namespace's node shows: its routes' and neighbours' devices."""
+    indexes = [r.oif for r in dump.routes] + [oif for r in dump.routes for _, oif in r.nexthops]
+    return tuple(dev.get(i) for i in indexes + [n.index for n in dump.neighbours])
+
+
+def _namespace_node(view: NamespaceView, node: str, dev: dict[int, str]) -> Node:
+    name, owner, dump = view.ref.name, view.owner, view.dump
     ns: Node = {
         "type": "namespace",
         "kind": owner.kind,
@@ -298,35 +423,8 @@ def _namespace_part(
             | {"comment": m.comment}
             for m in dump.masquerade
         ]
-    ns["id"] = nid
-    nodes: list[Node] = [ns]
-    edges: list[Edge] = []
-    addresses: dict[int, list[str]] = {}
-    for a in dump.addresses:
-        addresses.setdefault(a.index, []).append(a.cidr)
-    networks = {a.ifname: a.network for a in owner.pod.attachments} if owner.pod else {}
-    for iface in sorted(dump.interfaces, key=lambda i: i.index):
-        iid = if_id(name, iface.name)
-        attrs = _iface_attrs(iface, name)
-        attrs.update(
-            addresses=addresses.get(iface.index, []),
-            master=if_id(name, dev[iface.master]) if iface.master in dev else None,
-            peer=peer_of.get(iface.index),
-            network=networks.get(iface.name, ""),
-        )
-        if iface.kind == "bridge":
-            attrs["fdb"] = [_fdb(e, name, dev) for e in dump.fdb if e.bridge == iface.index]
-        attrs["id"] = iid
-        nodes.append(attrs)
-        edges.append({"kind": "member", "source": nid, "target": iid})
-    for iface in dump.interfaces:
-        if iface.master in dev:
-            port, bridge = if_id(name, iface.name), if_id(name, dev[iface.master])
-            edges.append(
-                {"kind": "bridge-port", "port": port, "bridge": bridge}
-                | {"source": port, "target": bridge}
-            )
-    return tuple(nodes), tuple(edges)
+    ns["id"] = ns_id(name)
+    return ns
 
 
 def _iface_attrs(iface: Interface, ns: str) -> dict[str, Any]:

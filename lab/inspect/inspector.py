@@ -40,7 +40,7 @@ from lab.inspect.namespaces import (
     scan_netns,
 )
 from lab.inspect.owners import NODE, Owner, Owners, PodRecords
-from lab.inspect.peers import resolve_veth_peers
+from lab.inspect.peers import VethPeers
 from lab.inspect.read import read_namespace
 from lab.inspect.sockets import SocketPool
 
@@ -70,6 +70,8 @@ class Inspector:
         self._owners = Owners(plan)
         self._records = PodRecords()
         self._builder = GraphBuilder()
+        self._peers = VethPeers()
+        self._views: dict[NetnsKey, NamespaceView] = {}
         self._seq = 0
         self._last: Snapshot | None = None
         self._lock = threading.RLock()
@@ -110,27 +112,28 @@ class Inspector:
                 raise RuntimeError("the inspector is closed")
             started = time.perf_counter()
             refs, records = self._refs, self._owners.records
-            added = self._scan() if rescan or not self._refs else set()
+            scanned = rescan or not self._refs
+            added = self._scan() if scanned else set()
             dirty = self._refs != refs or self._owners.records != records
             kinds = changed if isinstance(changed, Mapping) else {}
             todo = set(self._refs) if changed is None else set(changed) | added
             todo |= set(self._refs) - set(self._dumps)
+            read: set[NetnsKey] = set()  # dumps that changed
+            recheck: set[NetnsKey] = set()  # namespaces that may have numbered others
             for key in todo & set(self._refs):
                 dump = self._read(key, None if key in added else kinds.get(key))
                 old = self._dumps.get(key)
                 if dump != old:  # an equal one stays: the graph reuses its part
                     self._dumps[key] = dump
+                    read.add(key)
                     dirty = True
                 if old is None or self._new_nsids(key, dump):
                     self._no_nsid.pop(key, None)  # a new veth there may have numbered them
+                    recheck.add(key)
             if not (dirty or force) and self._last is not None:
                 return self._last
-            views = [
-                NamespaceView(ref, self._owner(ref), self._dumps[key])
-                for key, ref in self._refs.items()
-            ]
-            peers = resolve_veth_peers(self._dumps, self._nsid_of)
-            nodes, edges = self._builder.build(views, peers)
+            peers = self._peers.resolve(self._dumps, self._nsid_of, recheck)
+            nodes, edges = self._builder.build(self._views_of(read, scanned), peers)
             self._seq += 1
             took = time.perf_counter() - started
             self._last = Snapshot(self._seq, time.time(), took, nodes, edges)
@@ -144,6 +147,8 @@ class Inspector:
             self._nsids.clear()
             self._no_nsid.clear()
             self._builder = GraphBuilder()
+            self._peers = VethPeers()
+            self._views.clear()
             self._last = None
             self._closed = True
 
@@ -208,6 +213,21 @@ class Inspector:
             self._nsids = {k: v for k, v in self._nsids.items() if not set(k) & removed}
             self._no_nsid = {k: v - removed for k, v in self._no_nsid.items() if k not in removed}
         return added
+
+    def _views_of(self, read: set[NetnsKey], rescanned: bool) -> list[NamespaceView]:
+        """Every namespace's view, the same object as before where nothing changed (the
+        graph builder compares them by identity). Owners only change on a rescan."""
+        views: dict[NetnsKey, NamespaceView] = {}
+        for key, ref in self._refs.items():
+            old = self._views.get(key)
+            if old is not None and key not in read and not rescanned:
+                views[key] = old
+                continue
+            view = NamespaceView(ref, self._owner(ref), self._dumps[key])
+            same = old is not None and old.dump is view.dump
+            views[key] = old if same and (old.ref, old.owner) == (ref, view.owner) else view
+        self._views = views
+        return list(views.values())
 
     def _wanted(self, name: str) -> bool:
         if self.select is not None:
