@@ -183,9 +183,14 @@ class Inspector:
             dirs.append(self.plan.pods_dir)
         return dirs
 
+    def wants(self, name: str) -> bool:
+        """Whether a namespace of this name (under netns_dir) is inspected."""
+        return self._wanted(name)
+
     def fingerprint(self) -> tuple:
-        """Cheap to compute; differs when a namespace or a pod record came or went."""
-        scan = scan_netns(self.netns_dir)
+        """Cheap to compute; differs when a namespace inspected (or a pod record) came
+        or went."""
+        scan = scan_netns(self.netns_dir, self._wanted)
         records: list[tuple[str, int]] = []
         if self.plan:
             try:
@@ -200,8 +205,7 @@ class Inspector:
     def _scan(self) -> set[NetnsKey]:
         if self.plan:
             self._owners = Owners(self.plan, self._records.read(self.plan.pods_dir))
-        scan = scan_netns(self.netns_dir)
-        refs = [r for r in scan.refs if self._wanted(r.name)]
+        refs = list(scan_netns(self.netns_dir, self._wanted).refs)
         if self.include_host:
             host = host_netns()
             refs = [host, *(r for r in refs if r.key != host.key)]

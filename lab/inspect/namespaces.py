@@ -8,6 +8,7 @@ the same one. Listing only stats files; it never enters a namespace.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 NETNS_DIR = "/run/netns"
@@ -42,14 +43,17 @@ def host_netns() -> NetnsRef:
     return NetnsRef(HOST, HOST_PATH, key_of(os.stat(HOST_PATH)))
 
 
-def scan_netns(netns_dir: str = NETNS_DIR) -> NetnsScan:
+def scan_netns(
+    netns_dir: str = NETNS_DIR, wanted: Callable[[str], bool] | None = None
+) -> NetnsScan:
     """Named namespaces, sorted by name; a namespace with two names is listed once.
+    `wanted(name)`: only those names are looked at (others' namespaces cost no stat).
 
     `ip netns add` creates the file first and mounts the namespace on it next: such
     a file shows up in `unmounted` until the mount is there.
     """
     try:
-        names = sorted(os.listdir(netns_dir))
+        names = sorted(filter(wanted, os.listdir(netns_dir)))
     except FileNotFoundError:
         return NetnsScan((), ())
     nsfs = _nsfs_dev()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,9 @@ IN_MOVED_FROM = 0x040
 IN_MOVED_TO = 0x080
 IN_CREATE = 0x100
 IN_DELETE = 0x200
+IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 RETRY_AFTER = 1.0  # seconds, after a failed refresh
@@ -57,7 +61,7 @@ class DirWatch:
             err = ctypes.get_errno()
             raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self._dirs = list(dirs)
-        self._watched: set[str] = set()
+        self._watched: dict[int, str] = {}  # watch descriptor -> folder
         self.ensure()
 
     def fileno(self) -> int:
@@ -66,17 +70,32 @@ class DirWatch:
     def ensure(self) -> None:
         """Watch the folders that exist by now (a lab may create them later)."""
         for d in self._dirs:
-            if d in self._watched or not os.path.isdir(d):
+            if d in self._watched.values() or not os.path.isdir(d):
                 continue
-            if self._libc.inotify_add_watch(self._fd, os.fsencode(d), DIR_EVENTS) >= 0:
-                self._watched.add(d)
+            wd = self._libc.inotify_add_watch(self._fd, os.fsencode(d), DIR_EVENTS)
+            if wd >= 0:
+                self._watched[wd] = d
 
-    def drain(self) -> None:
+    def drain(self) -> set[tuple[str, str]] | None:
+        """(folder, entry name) of each event since the last drain; None when the
+        kernel's queue overflowed or a folder went (anything may have changed)."""
+        seen: set[tuple[str, str]] = set()
+        overflow = False
         try:
-            while os.read(self._fd, 65536):
-                pass
+            while data := os.read(self._fd, 65536):
+                pos = 0
+                while pos + _EVENT.size <= len(data):
+                    wd, mask, _, length = _EVENT.unpack_from(data, pos)
+                    name = data[pos + _EVENT.size : pos + _EVENT.size + length]
+                    pos += _EVENT.size + length
+                    overflow = overflow or bool(mask & (IN_Q_OVERFLOW | IN_IGNORED))
+                    if mask & IN_IGNORED:  # the folder went: watch it again once it is back
+                        self._watched.pop(wd, None)
+                    elif wd in self._watched:
+                        seen.add((self._watched[wd], os.fsdecode(name.split(b"\0", 1)[0])))
         except BlockingIOError:
             pass
+        return None if overflow else seen
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -191,6 +210,14 @@ class Watcher:
             except Exception:
                 log.exception("snapshot callback %r failed", callback)
 
+    @staticmethod
+    def _concerns(inspector: Inspector, events: set[tuple[str, str]] | None) -> bool:
+        """Whether folder events may change what is inspected: any pod record, or a
+        namespace it wants (others' namespaces, e.g. a test suite's, come and go)."""
+        if events is None:
+            return True
+        return any(d != inspector.netns_dir or inspector.wants(name) for d, name in events)
+
     def _run(self) -> None:
         inspector = self.inspector
         dirs = DirWatch(inspector.watch_dirs())
@@ -227,8 +254,7 @@ class Watcher:
             keys, ready = inspector.wait_events(max(timeout, 0))
             now = time.monotonic()
             news = bool(keys)
-            if dirs.fileno() in ready:
-                dirs.drain()
+            if dirs.fileno() in ready and self._concerns(inspector, dirs.drain()):
                 news = rescan = True
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -225,3 +226,34 @@ def test_link_changes_applied_from_notifications_equal_a_full_reading(
                 assert "172.29.0.0/24" not in _routes(same, node.name)
             if what.startswith("the port leaving"):
                 assert same.interface(node.name, "w0q")["master"] is None
+
+
+def test_namespaces_of_others_coming_and_going_cost_no_rescan(lab: Lab) -> None:
+    """inotify names the entry: a namespace the inspector does not want (a test suite's,
+    another lab's) wakes the watcher but makes it look for nothing."""
+    from pyroute2 import netns
+
+    inspector = Inspector(lab.plan)
+    rescans: list[bool] = []
+    refresh = inspector.refresh
+
+    def spy(changed: object = None, force: bool = False, rescan: bool = True) -> Snapshot:
+        rescans.append(rescan)
+        return refresh(changed, force=force, rescan=rescan)  # type: ignore[arg-type]
+
+    inspector.refresh = spy  # type: ignore[method-assign]
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    with inspector, Watcher(inspector) as w:
+        assert w.wait(timeout=SETTLE) is not None
+        time.sleep(0.3)
+        rescans.clear()
+        netns.create(other)
+        try:
+            time.sleep(0.5)  # more than two periodic fingerprints
+        finally:
+            netns.remove(other)
+        time.sleep(0.3)
+        assert True not in rescans, rescans
+        pod = lab.add_pod(1, "cid-wanted")  # one it wants still does
+        assert w.wait_for(lambda s: s.node(ns_id(pod.netns)) is not None, SETTLE) is not None
+        assert True in rescans
