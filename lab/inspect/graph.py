@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import networkx as nx
@@ -216,7 +217,8 @@ class GraphBuilder:
         new = {v.ref.key: v for v in views}
         changed = {k for k, v in new.items() if self._views.get(k) is not v}
         changed |= self._views.keys() - new.keys()
-        dirty = changed | self._touched(changed, new, peers)
+        touched, renamed = self._touched(changed, new, peers)
+        dirty = changed | touched
         for key in changed:
             self._index.update(key, new.get(key))
         for key in dirty:
@@ -232,19 +234,21 @@ class GraphBuilder:
             self._order = sorted(new, key=lambda k: new[k].ref.name)
         self._views, self._peers = new, peers
         parts = [self._parts[k] for k in self._order]
-        nodes = [n for part in parts for n in part.nodes]
-        edges = [e for part in parts for e in part.edges]
-        edges.extend(self._veth_edges(peers, dirty))
-        edges.extend(self._routes.update([self._parts[v.ref.key].place for v in views]))
-        return tuple(nodes), tuple(edges)
+        nodes = tuple(chain.from_iterable(part.nodes for part in parts))
+        edges = chain.from_iterable(part.edges for part in parts)
+        veths = self._veth_edges(peers, renamed)
+        routes = self._routes.update([self._parts[v.ref.key].place for v in views])
+        return nodes, tuple(chain(edges, veths, routes))
 
     def _touched(
         self, changed: set[NetnsKey], new: dict[NetnsKey, NamespaceView], peers: dict[IfRef, IfRef]
-    ) -> set[NetnsKey]:
-        """Namespaces whose veth peers changed, or whose peers' names did (the
-        namespace's, or the peer interface's)."""
+    ) -> tuple[set[NetnsKey], set[IfRef | NetnsKey]]:
+        """(namespaces whose veth peers changed, or whose peers' names did, and the
+        ends whose names changed: an (namespace, ifindex), or a whole namespace when
+        its own name or owner did)."""
         old = self._peers
         touched: set[NetnsKey] = set()
+        renamed: set[IfRef | NetnsKey] = set()
         if peers is not old:
             touched |= {e[0] for e, p in peers.items() if old.get(e) != p}
             touched |= {e[0] for e in old if e not in peers}
@@ -256,24 +260,27 @@ class GraphBuilder:
                 or after is None
                 or (before.ref, before.owner) != (after.ref, after.owner)
             ):
-                renamed = {i.index for v in (before, after) if v for i in v.dump.interfaces}
+                indexes = {i.index for v in (before, after) if v for i in v.dump.interfaces}
+                renamed.add(key)
             else:
                 now = {i.index: i.name for i in after.dump.interfaces}
-                renamed = {i for i in names.keys() | now.keys() if names.get(i) != now.get(i)}
-            for i in renamed:
+                indexes = {i for i in names.keys() | now.keys() if names.get(i) != now.get(i)}
+            for i in indexes:
+                renamed.add((key, i))
                 for found in (old.get((key, i)), peers.get((key, i))):
                     if found is not None:
                         touched.add(found[0])
-        return touched
+        return touched, renamed
 
-    def _veth_edges(self, peers: dict[IfRef, IfRef], dirty: set[NetnsKey]) -> list[Edge]:
+    def _veth_edges(self, peers: dict[IfRef, IfRef], renamed: set[IfRef | NetnsKey]) -> list[Edge]:
+        """One edge per pair, the same dict while both ends keep their names."""
         index = self._index
         veths: dict[tuple[IfRef, IfRef], tuple[tuple, Edge]] = {}
         for end, peer in peers.items():
             if end > peer:  # each pair once
                 continue
             old = self._veths.get((end, peer))
-            if old is not None and end[0] not in dirty and peer[0] not in dirty:
+            if old is not None and not renamed.intersection((end, peer, end[0], peer[0])):
                 veths[(end, peer)] = old
                 continue
             inputs = (
