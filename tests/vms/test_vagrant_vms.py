@@ -258,6 +258,14 @@ def test_a_terminal_on_node2_runs_there_through_its_agent(lab: VagrantLab) -> No
     assert "node1" not in lines, seen
 
 
+def told(lab: VagrantLab, event: dict[str, Any]) -> str:
+    """The tail of the VM's file an error names ("see /run/..."), for the failure report."""
+    found = re.search(r"see (/\S+)", str(event.get("error", "")))
+    if not found:
+        return ""
+    return lab.run("node1", ["/usr/bin/tail", "-n", "30", found.group(1)], timeout=60).stdout
+
+
 def test_a_check_runs_in_an_embedded_lab_inside_node1(lab: VagrantLab) -> None:
     """The Check button's stream: where it runs (said first), the lab made inside node1,
     the reference solution's verdict; the VMs' graph never shows that lab."""
@@ -268,7 +276,7 @@ def test_a_check_runs_in_an_embedded_lab_inside_node1(lab: VagrantLab) -> None:
     assert where["event"] == "where" and where["kind"] == "node-lab", where
     assert where["node"] == "node1" and "inside node1" in where["text"], where
     report = rest[-1]
-    assert report["event"] == "report" and report["passed"] is True, rest[-3:]
+    assert report["event"] == "report" and report["passed"] is True, (rest[-3:], told(lab, report))
     assert any(x["event"] == "assertion" for x in rest), rest
     netns = sh(lab, "node1", "/usr/bin/ip", "netns", "list")
     assert CHECK_LAB_PREFIX in netns, netns  # the check's lab, kept for the next check
