@@ -65,7 +65,7 @@ class Inspector:
         self._pool = SocketPool()
         self._refs: dict[NetnsKey, NetnsRef] = {}
         self._dumps: dict[NetnsKey, NamespaceDump] = {}
-        self._nsids: dict[tuple[NetnsKey, NetnsKey], int] = {}
+        self._nsids: dict[NetnsKey, dict[NetnsKey, int]] = {}  # here -> there -> its id
         self._no_nsid: dict[NetnsKey, set[NetnsKey]] = {}  # here -> those it gave no id
         self._owners = Owners(plan)
         self._records = PodRecords()
@@ -214,7 +214,11 @@ class Inspector:
         for key in removed:
             self._dumps.pop(key, None)
         if removed:
-            self._nsids = {k: v for k, v in self._nsids.items() if not set(k) & removed}
+            self._nsids = {
+                here: {t: nsid for t, nsid in ids.items() if t not in removed}
+                for here, ids in self._nsids.items()
+                if here not in removed
+            }
             self._no_nsid = {k: v - removed for k, v in self._no_nsid.items() if k not in removed}
         return added
 
@@ -253,7 +257,7 @@ class Inspector:
         """Whether a veth of `here` names a namespace id not matched to a namespace yet
         (then the namespaces it gave none may have one now: ask them again)."""
         ids = {i.link_netnsid for i in dump.interfaces if i.link_netnsid is not None}
-        known = {nsid for (h, _), nsid in self._nsids.items() if h == here}
+        known = set(self._nsids.get(here, {}).values())
         return not ids <= known
 
     def _nsid_of(self, here: NetnsKey, there: NetnsKey) -> int | None:
@@ -262,8 +266,8 @@ class Inspector:
         Cached: an id stays while both namespaces live (our sockets keep them alive);
         "none" stays until `here` is read again.
         """
-        if (here, there) in self._nsids:
-            return self._nsids[(here, there)]
+        if there in (ids := self._nsids.get(here, {})):
+            return ids[there]
         if there in self._no_nsid.get(here, ()):
             return None
         fd = open_if_same(self._refs[there]) if there in self._refs else None
@@ -278,5 +282,5 @@ class Inspector:
         if nsid is None:
             self._no_nsid.setdefault(here, set()).add(there)
         else:
-            self._nsids[(here, there)] = nsid
+            self._nsids.setdefault(here, {})[there] = nsid
         return nsid

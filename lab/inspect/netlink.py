@@ -132,6 +132,7 @@ class RouteSocket:
         self._poll = select.poll()
         self._poll.register(sock.fileno(), select.POLLIN)
         self._seq = 0
+        self._port: int | None = None
         self.changes: set[str] = set()  # what notifications since the last drain were about
         self._links: list[bytes] = []  # AF_UNSPEC RTM_NEWLINK/DELLINK, oldest first
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
@@ -235,7 +236,9 @@ class RouteSocket:
         self._seq = self._seq % 0x7FFFFFFF + 1
         seq = self._seq
         self._sock.send(request.with_seq(seq))
-        port = self._sock.getsockname()[0]
+        if self._port is None:  # the kernel binds the socket on its first send
+            self._port = self._sock.getsockname()[0]
+        port = self._port
         replies: list[bytes] = []
         interrupted = False
         while True:
