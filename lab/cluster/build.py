@@ -302,5 +302,6 @@ def down(plan: Plan | None) -> list[str]:
     for ns in list_netns():  # pods are <prefix>-<pod>; every lab namespace has the prefix
         if (ns in mine or ns.startswith(f"{plan.prefix}-")) and delete_netns(ns):
             removed.append(ns)
+    shutil.rmtree(plan.exec_dir, ignore_errors=True)  # the state dir, or beside it
     shutil.rmtree(plan.state_dir, ignore_errors=True)
     return removed

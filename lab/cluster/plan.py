@@ -1,19 +1,24 @@
 """The lab's shape: names, addresses and folders, derived from a few settings.
 
-Pure data (no kernel access): `cnilab up` builds what the plan says, `cnilab down`
+Pure data (no kernel access; the one question asked of the system is whether the state
+dir's filesystem lets files run): `cnilab up` builds what the plan says, `cnilab down`
 removes it, and the inspector, runtime and web app find everything by it.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import ipaddress
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DEFAULT_STATE_DIR = Path("/run/cnilab")  # tmpfs: gone on reboot, like the namespaces
 DEFAULT_PREFIX = "cnilab"
+EXEC_FALLBACK = Path("/var/lib/cnilab/exec")  # for labs whose state dir is mounted noexec
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
 SECONDARY_NETWORK = ipaddress.ip_network("10.245.0.0/16")  # for a pod's eth1
 UNDERLAY = ipaddress.ip_network("192.168.56.0/24")
@@ -68,6 +73,21 @@ class Node:
         return f"{self.state_dir}/pycni.log"
 
 
+@functools.lru_cache(maxsize=64)
+def exec_root(state_dir: str) -> str:
+    """`state_dir`, unless its filesystem is mounted noexec, as Debian's and Ubuntu's
+    initramfs mount /run (the default state dir's home): a runtime execs CNI plugins by
+    path, so the lab's would fail with EACCES. Then a folder of its own, named after the
+    state dir, under EXEC_FALLBACK; `down` removes it with the state dir."""
+    existing = Path(state_dir)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.statvfs(existing).f_flag & os.ST_NOEXEC:
+        return state_dir
+    digest = hashlib.sha256(os.path.abspath(state_dir).encode()).hexdigest()[:12]
+    return str(EXEC_FALLBACK / digest)
+
+
 @dataclass(frozen=True)
 class Plan:
     nodes: list[Node]
@@ -81,8 +101,13 @@ class Plan:
     bare: frozenset[str] = frozenset()  # pieces of BARE_PIECES the lab left out
 
     @property
+    def exec_dir(self) -> str:
+        """Where the lab's executables go (its plugins, the student's wrappers)."""
+        return exec_root(self.state_dir)
+
+    @property
     def bin_dir(self) -> str:
-        return f"{self.state_dir}/bin"
+        return f"{self.exec_dir}/bin"
 
     @property
     def pods_dir(self) -> str:

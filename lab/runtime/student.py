@@ -56,7 +56,7 @@ def student_bin_dir(plan: Plan, plugin_file: str, plugin_type: str = TYPE) -> Pa
     if path.suffix != ".py":
         raise StudentPluginError(f"plugin file {plugin_file!r} must be a Python file (.py)")
     digest = hashlib.sha256(f"{path}:{plugin_type}".encode()).hexdigest()[:12]
-    folder = Path(plan.state_dir) / "student" / digest
+    folder = Path(plan.exec_dir) / "student" / digest
     folder.mkdir(parents=True, exist_ok=True)
     text = WRAPPER.format(
         python=sys.executable, type=plugin_type, paths=import_paths(), file=str(path)
