@@ -199,6 +199,8 @@ def start_daemons(plan: Plan, wait: float = 60.0) -> None:
         for node in missing:
             if (code := started[node.name].poll()) is not None:
                 log_file = f"{node.state_dir}/pycni-daemon.log"
+                tail = Path(log_file).read_text(errors="replace")[-2000:]
+                log.error("pycni daemon on %s exited (%s):\n%s", node.name, code, tail)
                 raise LabError(f"pycni daemon on {node.name} exited ({code}): see {log_file}")
         if time.monotonic() > deadline:
             names = ", ".join(n.name for n in missing)

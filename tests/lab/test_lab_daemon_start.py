@@ -41,12 +41,16 @@ def stand_in(plan: Plan, script: str) -> None:
     pycni.chmod(0o755)
 
 
-def test_a_daemon_that_exits_before_naming_itself_fails_the_lab(plan: Plan) -> None:
+def test_a_daemon_that_exits_before_naming_itself_fails_the_lab(
+    plan: Plan, caplog: pytest.LogCaptureFixture
+) -> None:
     stand_in(plan, "echo 'cannot import pyroute2' >&2; exit 3")
-    with pytest.raises(build.LabError, match=r"pycni daemon on node1 exited \(3\)") as e:
+    exited = r"pycni daemon on node1 exited \(3\)"
+    with caplog.at_level(logging.ERROR), pytest.raises(build.LabError, match=exited) as e:
         build.start_daemons(plan, wait=30)
     log = Path(str(e.value).rsplit("see ", 1)[1])
     assert "cannot import pyroute2" in log.read_text()  # the log the error names holds why
+    assert "cannot import pyroute2" in caplog.text  # and the server's log, as `up` removes it
 
 
 def test_a_daemon_still_importing_at_the_bound_is_left_to_finish(
