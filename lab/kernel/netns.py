@@ -14,10 +14,11 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+S = TypeVar("S", bound=AbstractContextManager[Any])
 
 CLONE_NEWNET = 0x40000000
 MS_BIND, MS_REC, MS_SHARED, MNT_DETACH = 0x1000, 0x4000, 0x100000, 0x2
@@ -136,17 +137,8 @@ def in_netns(path: str) -> Iterator[None]:
         os.close(home)
 
 
-def request_socket() -> Any:
-    """An IPRoute for requests only. It joins no multicast group (IPRoute's default joins
-    several), so the events our own changes cause never queue up in it, to be parsed and
-    dropped while it waits for its answers: ~4 ms of CPU in one pycni ADD."""
-    from pyroute2 import IPRoute
-
-    return IPRoute(groups=0)
-
-
 @contextmanager
-def iproute_in(path: str) -> Iterator[tuple[object, int]]:
+def socket_in(path: str, open_socket: Callable[[], S]) -> Iterator[tuple[S, int]]:
     """A netlink socket living in `path`'s namespace, plus an fd of that namespace.
 
     The thread enters only to create the socket; everything after runs from home.
@@ -154,11 +146,20 @@ def iproute_in(path: str) -> Iterator[tuple[object, int]]:
     fd = open_netns(path)
     try:
         with in_netns(path):
-            ipr = request_socket()
-        with ipr:
-            yield ipr, fd
+            sock = open_socket()
+        with sock:
+            yield sock, fd
     finally:
         os.close(fd)
+
+
+def iproute_in(path: str) -> AbstractContextManager[tuple[Any, int]]:
+    """A pyroute2 IPRoute in `path`'s namespace (for students' plugins and the lab's
+    cold paths; pycni uses lab.kernel.rtnl). It joins no multicast group, so the events
+    of its own changes never queue up in it."""
+    from pyroute2 import IPRoute
+
+    return socket_in(path, lambda: IPRoute(groups=0))
 
 
 def run_in_netns(path: str, fn: Callable[[], T]) -> T:
@@ -186,11 +187,10 @@ def run_in_netns(path: str, fn: Callable[[], T]) -> T:
 
 def set_loopback_up(path: str) -> None:
     """Every runtime brings lo up in a new pod (containerd via the `loopback` plugin)."""
+    from lab.kernel import links, rtnl
 
     def up() -> None:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        with rtnl.Rtnl.open() as sock:
+            links.set_link(sock, links.link_by_name(sock, "lo").index, up=True)
 
     run_in_netns(path, up)

@@ -34,13 +34,13 @@ def peer_uid(conn: socket.socket) -> int:
 
 
 def warm_up() -> None:
-    """Pay pyroute2's first-use costs (and, after a fork, the copy of touched pages) now."""
-    from pyroute2 import IPRoute
-
+    """Pay the first-use costs (and, after a fork, the copy of touched pages) now."""
+    from lab.kernel import links
+    from lab.kernel.rtnl import Rtnl
     from lab.pycni import plugin  # noqa: F401
 
-    with IPRoute() as ipr:
-        ipr.link("get", index=1)
+    with Rtnl.open() as sock:
+        links.link_by_index(sock, 1)
 
 
 def run_call(environ: dict[str, str], stdin: bytes) -> bytes:

@@ -8,9 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
-from typing import Any, TextIO
-
-from pyroute2 import IPRoute
+from typing import TextIO
 
 from lab.cni.errors import CNIError, ErrorCode
 from lab.cni.result import Result
@@ -18,7 +16,8 @@ from lab.cni.skel import CmdArgs, Environment
 from lab.cni.skel import main as skel_main
 from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import LinkNotFound
-from lab.kernel.netns import NetnsNotFound, iproute_in, request_socket
+from lab.kernel.netns import NetnsNotFound
+from lab.kernel.rtnl import Rtnl, rtnl_in
 from lab.pycni import narration, steps
 from lab.pycni.chain import extend_prev_result
 from lab.pycni.conf import BridgeConf, load_bridge_conf
@@ -33,15 +32,36 @@ ABOUT = "pycni: the bridge plugin of cnilab (CNI spec 0.3.0 - 1.1.0)"
 
 
 def start_logging(conf: BridgeConf, args: CmdArgs) -> None:
-    """Log to the configured file; a log that cannot be opened must not fail the call."""
-    fmt = f"%(asctime)s pid=%(process)d {args.command} {args.container_id[:12]}: %(message)s"
+    """Log to the configured file; a log that cannot be opened must not fail the call.
+
+    A daemon worker keeps the file open from one call to the next when it is the same
+    (opening it and configuring logging anew took a tenth of a warm ADD)."""
+    fmt = logging.Formatter(
+        f"%(asctime)s pid=%(process)d {args.command} {args.container_id[:12]}: %(message)s"
+    )
+    root = logging.getLogger()
+    kept = root.handlers[0] if len(root.handlers) == 1 else None
+    if isinstance(kept, logging.FileHandler) and _still_open(kept, conf.log_file):
+        kept.setFormatter(fmt)
+        return
     try:
         os.makedirs(os.path.dirname(conf.log_file), exist_ok=True)
         handler: logging.Handler = logging.FileHandler(conf.log_file)
     except OSError:
         handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter(fmt))
+    handler.setFormatter(fmt)
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def _still_open(handler: logging.FileHandler, path: str) -> bool:
+    """`handler` writes to the file at `path` now (not one since removed or rotated)."""
+    if handler.baseFilename != os.path.abspath(path) or handler.stream is None:
+        return False
+    try:
+        now, open_ = os.stat(path), os.fstat(handler.stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return (now.st_dev, now.st_ino) == (open_.st_dev, open_.st_ino)
 
 
 def _setup(args: CmdArgs) -> BridgeConf:
@@ -63,11 +83,11 @@ def _on_failure(undo: ExitStack, fn: Callable[..., object], *args: object) -> No
 
 
 @contextmanager
-def pod_netns(netns: str) -> Iterator[tuple[Any, int]]:
+def pod_netns(netns: str) -> Iterator[tuple[Rtnl, int]]:
     """CNI_NETNS as a netlink socket; a path that is no namespace is code 3, not a crash."""
     with ExitStack() as stack:
         try:
-            pair = stack.enter_context(iproute_in(netns))
+            pair = stack.enter_context(rtnl_in(netns))
         except NetnsNotFound as e:  # strerror: the message without "[Errno 2]"
             raise CNIError(ErrorCode.UNKNOWN_CONTAINER, e.strerror or str(e)) from e
         except (OSError, ValueError) as e:  # ENAMETOOLONG, ENOTDIR, EACCES...
@@ -84,7 +104,7 @@ def cmd_add(args: CmdArgs) -> Result:
     tag = attachment_tag(conf.network, args.container_id, args.ifname)
     names = (host_veth_name(args.container_id, args.ifname), args.ifname)
     with (
-        request_socket() as host,
+        Rtnl.open() as host,
         pod_netns(args.netns) as (pod, pod_fd),
         closing(steps.open_demo(conf, args)) as demo,
         ExitStack() as undo,
@@ -142,7 +162,7 @@ def cmd_add(args: CmdArgs) -> Result:
 def cmd_del(args: CmdArgs) -> None:
     """Best effort and repeatable: the netns, the veth or the reservation may be gone."""
     conf = _setup(args)
-    with request_socket() as host, steps.failing_to("delete the host veth"):
+    with Rtnl.open() as host, steps.failing_to("delete the host veth"):
         gone = not links.delete_link(host, host_veth_name(args.container_id, args.ifname))
     ipam_del(conf.raw, args.stdin_data, args)
     if conf.ip_masq:
@@ -158,13 +178,13 @@ def cmd_check(args: CmdArgs) -> None:
     prev = conf.base.prev_result
     if prev is None:
         raise CNIError(ErrorCode.INVALID_CONFIG, "CHECK needs a prevResult")
-    with request_socket() as host, pod_netns(args.netns) as (pod, _fd):
+    with Rtnl.open() as host, pod_netns(args.netns) as (pod, _fd):
         check_pod_iface(pod, prev, args)
         check_host_veth(host, conf, args)
     ipam_check(conf.raw, args.stdin_data, args)
 
 
-def check_pod_iface(pod: IPRoute, prev: Result, args: CmdArgs) -> None:
+def check_pod_iface(pod: Rtnl, prev: Result, args: CmdArgs) -> None:
     index = next(
         (i for i, itf in enumerate(prev.interfaces) if itf.name == args.ifname and itf.sandbox),
         None,
@@ -190,7 +210,7 @@ def check_pod_iface(pod: IPRoute, prev: Result, args: CmdArgs) -> None:
             raise CNIError(ErrorCode.INTERNAL, f"route to {route.dst} is missing in the pod")
 
 
-def check_host_veth(host: IPRoute, conf: BridgeConf, args: CmdArgs) -> None:
+def check_host_veth(host: Rtnl, conf: BridgeConf, args: CmdArgs) -> None:
     name = host_veth_name(args.container_id, args.ifname)
     try:
         veth = links.link_by_name(host, name)
@@ -206,7 +226,7 @@ def cmd_gc(args: CmdArgs) -> None:
     conf = _setup(args)
     keep = {attachment_tag(conf.network, cid, ifn) for cid, ifn in valid_attachments(conf.raw)}
     mine = veth_alias(f"{conf.network} ")
-    with request_socket() as host, steps.failing_to("garbage-collect host veths"):
+    with Rtnl.open() as host, steps.failing_to("garbage-collect host veths"):
         for link in links.list_links(host):
             if link.alias.startswith(mine) and link.alias.removeprefix(ALIAS_PREFIX) not in keep:
                 log.info("GC deletes %s (%s)", link.name, link.alias)

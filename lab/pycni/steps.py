@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from ipaddress import ip_interface, ip_network
 from typing import Any
 
@@ -20,6 +21,7 @@ from lab.cni.skel import CmdArgs
 from lab.kernel import addrs, links, masquerade
 from lab.kernel.links import Link, LinkNotFound
 from lab.kernel.nftables import NftError
+from lab.kernel.rtnl import Rtnl
 from lab.kernel.sysctl import write_sysctl
 from lab.pycni.conf import BridgeConf
 from lab.pycni.demo import DemoLink, Step
@@ -58,7 +60,7 @@ def report(demo: DemoLink, step: Step) -> None:
     demo.report(step)
 
 
-def check_ifname_free(cont: Any, ifname: str, netns: str) -> None:
+def check_ifname_free(cont: Rtnl, ifname: str, netns: str) -> None:
     try:
         links.link_by_name(cont, ifname)
     except LinkNotFound:
@@ -70,7 +72,7 @@ def check_ifname_free(cont: Any, ifname: str, netns: str) -> None:
     )
 
 
-def ensure_bridge(host: Any, conf: BridgeConf) -> tuple[Link, bool]:
+def ensure_bridge(host: Rtnl, conf: BridgeConf) -> tuple[Link, bool]:
     """The bridge, and whether this call created it (a failed ADD then removes it)."""
     with failing_to(f"set up bridge {conf.bridge!r}"):
         try:
@@ -82,14 +84,14 @@ def ensure_bridge(host: Any, conf: BridgeConf) -> tuple[Link, bool]:
         return links.ensure_bridge(host, conf.bridge, conf.mtu), False
 
 
-def remove_unused_bridge(host: Any, bridge: Link) -> None:
+def remove_unused_bridge(host: Rtnl, bridge: Link) -> None:
     """Undo of a bridge this ADD created, unless a concurrent ADD plugged a port into it."""
     if any(link.master == bridge.index for link in links.list_links(host)):
         return
     links.delete_link(host, bridge.name)
 
 
-def check_host_veth_free(host: Any, name: str) -> None:
+def check_host_veth_free(host: Rtnl, name: str) -> None:
     """Before the veth's undo is registered: that undo must never delete another's veth."""
     try:
         links.link_by_name(host, name)
@@ -103,8 +105,8 @@ def check_host_veth_free(host: Any, name: str) -> None:
 
 
 def setup_veth(
-    host: Any,
-    cont: Any,
+    host: Rtnl,
+    cont: Rtnl,
     cont_fd: int,
     conf: BridgeConf,
     names: tuple[str, str],
@@ -117,13 +119,13 @@ def setup_veth(
     """
     host_name, ifname = names
     with failing_to(f"create veth {host_name!r} <-> {ifname!r}"):
-        links.create_veth_into(host, host_name, ifname, cont_fd, conf.mtu)
+        host_veth = links.create_veth_into(host, host_name, ifname, cont_fd, conf.mtu)
     with failing_to(f"label veth {host_name!r}"):
-        host.link("set", ifname=host_name, ifalias=alias)
-        return links.link_by_name(host, host_name), links.link_by_name(cont, ifname)
+        links.set_link(host, host_veth.index, alias=alias)
+        return replace(host_veth, alias=alias), links.link_by_name(cont, ifname)
 
 
-def attach_veth(host: Any, port: Link, bridge: Link, conf: BridgeConf) -> None:
+def attach_veth(host: Rtnl, port: Link, bridge: Link, conf: BridgeConf) -> None:
     with failing_to(f"connect {port.name!r} to bridge {bridge.name!r}"):
         links.attach_to_bridge(host, port, bridge, hairpin=conf.hairpin_mode)
 
@@ -139,12 +141,12 @@ def calc_routes(result: Result, conf: BridgeConf) -> list[Route]:
     return routes
 
 
-def configure_iface(cont: Any, iface: Link, result: Result) -> None:
+def configure_iface(cont: Rtnl, iface: Link, result: Result) -> None:
     """Addresses, link up, then routes (a route needs its gateway reachable first)."""
     with failing_to(f"configure {iface.name!r} in the pod"):
         for ipc in result.ips:
             addrs.add_address(cont, iface.index, ipc.address)
-        cont.link("set", index=iface.index, state="up")
+        links.set_link(cont, iface.index, up=True)
         for route in result.routes:
             gw = route.gw or _gateway_for(result, route.dst.version)
             addrs.add_route(cont, route.dst, gw, iface.index)
@@ -154,7 +156,7 @@ def _gateway_for(result: Result, version: int) -> Any:
     return next((i.gateway for i in result.ips if i.address.version == version and i.gateway), None)
 
 
-def ensure_gateway_addr(host: Any, bridge: Link, ips: list[IPConfig]) -> None:
+def ensure_gateway_addr(host: Rtnl, bridge: Link, ips: list[IPConfig]) -> None:
     """The bridge holds each subnet's gateway address, so pods can route through the node."""
     with failing_to(f"give bridge {bridge.name!r} its gateway address"):
         for ipc in ips:
