@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.checkplace import CHECK_LAB_PREFIX
+from app.checkplace import CHECK_LAB_DIR, CHECK_LAB_PREFIX
 from vms.cluster import CLOCK_OFFSETS, WEB_PORT, VagrantLab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,8 +282,11 @@ def test_a_check_runs_in_an_embedded_lab_inside_node1(lab: VagrantLab) -> None:
     assert CHECK_LAB_PREFIX in netns, netns  # the check's lab, kept for the next check
     names = [str(n.get("id")) for n in merged(lab)["nodes"]]
     assert names and not [n for n in names if CHECK_LAB_PREFIX in n], names
-    shell = terminal(lab, "node:node1", "cnilab status")  # node1's shells point at that lab
-    assert CHECK_LAB_PREFIX in shell["output"], shell
+    # node1's shells point `cnilab` at that lab (status names no prefix: the env does)
+    where = 'echo "lab=$CNILAB_PREFIX:$CNILAB_STATE_DIR"'
+    shell = terminal(lab, "node:node1", f"{where}; cnilab status")
+    assert f"lab={CHECK_LAB_PREFIX}:{CHECK_LAB_DIR}" in shell["output"], shell
+    assert "daemon up" in shell["output"], shell  # the lab's status, not "no lab is up"
 
 
 def test_a_reboot_of_both_brings_everything_back(lab: VagrantLab) -> None:
