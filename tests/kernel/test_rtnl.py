@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -148,9 +149,13 @@ def test_a_pod_attachment_made_link_by_link(namespaces: Namespaces) -> None:
         links.set_link(cont, eth0.index, up=True)
         gw = ipaddress.ip_address("10.9.0.1")
         addrs.add_route(cont, ipaddress.ip_network("0.0.0.0/0"), gw, eth0.index)
-        held = addrs.addresses(cont, eth0.index)  # and the IPv6 link-local one
-        assert ipaddress.ip_interface("10.9.0.2/24") in held
-        assert any(a.version == 6 and a.ip.is_link_local for a in held)
+        assert ipaddress.ip_interface("10.9.0.2/24") in addrs.addresses(cont, eth0.index)
+        deadline = time.monotonic() + 10  # the kernel adds the IPv6 link-local one later
+        while not any(
+            a.version == 6 and a.ip.is_link_local for a in addrs.addresses(cont, eth0.index)
+        ):
+            assert time.monotonic() < deadline, addrs.addresses(cont, eth0.index)
+            time.sleep(0.05)
         assert (ipaddress.ip_network("0.0.0.0/0"), gw, eth0.index) in addrs.routes(cont)
         assert {link.name for link in links.list_links(host)} == {"lo", "br0", "veth-a"}
         with pytest.raises(NetlinkError) as exists:
