@@ -22,48 +22,39 @@ from pyroute2.netlink.rtnl import rt_type as RT_TYPE
 from pyroute2.netlink.rtnl.ndmsg import NUD_NAMES, NUD_PERMANENT
 
 from lab.inspect.dump import Address, FdbEntry, Interface, Neighbour, Route
+from lab.kernel.links import (
+    IFLA_ADDRESS,
+    IFLA_IFALIAS,
+    IFLA_IFNAME,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+)
+from lab.kernel.rtnl import IFADDR as _IFADDR
+from lab.kernel.rtnl import IFINFO as _IFINFO
+from lab.kernel.rtnl import NLMSG_HDRLEN, attributes
 
-NLMSG_HDRLEN = 16
-NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 MAIN_TABLE = 254
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 
-_IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
-_IFADDR = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, proto, scope, type
 _NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 _RTNH = struct.Struct("=HBBi")  # rtnexthop: len, flags, hops, ifindex
-_NLA = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _I32 = struct.Struct("=i")
 _U16 = struct.Struct("=H")
 
 # attribute types (linux/if_link.h, if_addr.h, rtnetlink.h, neighbour.h)
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK = 1, 3, 4, 5
-IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS = 10, 16, 18, 20
-IFLA_LINK_NETNSID = 37
-IFLA_INFO_KIND = 1
+IFLA_LINK, IFLA_OPERSTATE, IFLA_LINK_NETNSID = 5, 16, 37
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC = 1, 4, 5, 6, 7
 RTA_MULTIPATH, RTA_TABLE = 9, 15
 NDA_DST, NDA_LLADDR, NDA_VLAN, NDA_MASTER = 1, 2, 5, 9
 
 _NUD = sorted((bit, name[4:]) for name, bit in NUD_NAMES.items() if bit)
-
-
-def attributes(data: bytes, start: int, end: int) -> dict[int, bytes]:
-    """Attribute type -> its value (the last one wins), from `start` to `end`."""
-    out: dict[int, bytes] = {}
-    pos = start
-    while pos + 4 <= end:
-        length, kind = _NLA.unpack_from(data, pos)
-        if length < 4 or pos + length > end:
-            break
-        out[kind & NLA_TYPE_MASK] = data[pos + 4 : pos + length]
-        pos += (length + 3) & ~3
-    return out
 
 
 def _attrs_after(msg: bytes, fixed: int) -> dict[int, bytes]:

@@ -47,16 +47,20 @@ from pyroute2.netlink.rtnl import (
     RTNLGRP_NEIGH,
 )
 
-from lab.inspect.decode import NLMSG_HDRLEN, attributes
+from lab.kernel.rtnl import (
+    AF_BRIDGE,
+    DUMP_ATTEMPTS,
+    NETLINK_GET_STRICT_CHK,
+    NLM_F_DUMP_INTR,
+    NLMSG_HDRLEN,
+    RECV_SIZE,
+    SOL_NETLINK,
+    attributes,
+)
 
-SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
-NETLINK_GET_STRICT_CHK = 12  # let the kernel filter dumps (route table, fdb master)
-NLM_F_DUMP_INTR = 0x10
-RECV_SIZE = 1 << 16
 RCVBUF = 1 << 20  # room for bursts of notifications (100 pods coming up at once)
 REPLY_TIMEOUT_MS = 5000  # the kernel answers at once; never hang a watcher on a lost reply
-DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB = "links", "addresses", "routes", "neighbours", "fdb"
 LINK_EVENTS = "link-events"  # link notifications kept to apply (LINKS: dump them again)
@@ -72,7 +76,7 @@ _ABOUT = {
     RTM_NEWNEIGH: NEIGHBOURS,
     RTM_DELNEIGH: NEIGHBOURS,
 }
-AF_UNSPEC, AF_BRIDGE = 0, 7
+AF_UNSPEC = 0
 _HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
 _SEQ = struct.Struct("I")
 _NLA = struct.Struct("HH")  # length, type

@@ -43,6 +43,7 @@ from lab.inspect.netlink import (
     RouteSocket,
 )
 from lab.inspect.nft import MASQUERADE, NetfilterSocket
+from lab.kernel.rtnl import AF_BRIDGE
 
 __all__ = [
     "Address",
@@ -54,7 +55,6 @@ __all__ = [
     "read_namespace",
 ]
 
-AF_BRIDGE = 7
 MAIN_TABLE = decode.MAIN_TABLE
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 T = TypeVar("T")

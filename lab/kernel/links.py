@@ -14,6 +14,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK
 
 from lab.kernel.rtnl import (
+    AF_BRIDGE,
     IFINFO,
     NLMSG_HDRLEN,
     Netlink,
@@ -29,7 +30,6 @@ from lab.kernel.rtnl import (
 )
 
 IFF_UP = 0x1
-AF_BRIDGE = 7
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_PROTINFO = 1, 3, 4, 10, 12
 IFLA_LINKINFO, IFLA_IFALIAS, IFLA_NET_NS_FD = 18, 20, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 Netlink: TypeAlias = "Rtnl | IPRoute"
 
 NLMSG_HDRLEN = 16
+AF_BRIDGE = 7  # a bridge's own messages: FDB entries, port settings
 NLM_F_DUMP_INTR = 0x10
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 SOL_NETLINK = 270
