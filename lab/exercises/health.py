@@ -188,11 +188,20 @@ def state_findings(plan: Plan, pods: list[ScenePod], ids: dict[str, str | None])
 
 
 # -- traffic ----------------------------------------------------------------------------
-def ping(netns: str, address: str, size: int = 56) -> bool:
-    """One reply within 2 s, asking every 0.2 s: a neighbour entry that failed a moment
-    ago, or a carrier that is just coming up, does not read as a fault."""
-    argv = ["ping", "-c1", "-w2", "-i0.2", "-s", str(size), address]
-    return sh(netns, *argv, timeout=5).returncode == 0
+def ping(netns: str, address: str, size: int = 56, within: float = 2.0) -> bool:
+    """One reply within `within` seconds, asking again every 0.2 s: a neighbour entry
+    that failed a moment ago, or a carrier just coming up, does not read as a fault.
+
+    One ping per try: ping exits at its first error (a "host unreachable" from an ARP
+    that gave up), however long its -w deadline, so one `ping -w2` is not 2 s of asking."""
+    deadline = time.monotonic() + within
+    argv = ["ping", "-c1", "-W0.2", "-s", str(size), address]
+    while True:
+        if sh(netns, *argv, timeout=5).returncode == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def settle(plan: Plan, pods: list[ScenePod], timeout: float = 3.0) -> None:

@@ -9,7 +9,9 @@ carries a marker the tracer follows through NAT: a random token in the payload
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import random
 import secrets
 import socket
@@ -24,6 +26,12 @@ from lab.trace.layers import ICMP, Raw
 PROTOCOLS = ("icmp", "tcp", "udp")
 MARK = b"cnilab-trace:"
 MAX_TOKEN = 64
+# What the pod's own kernel answers when it will not send the packet at all: no route,
+# an unreachable or prohibit route, a neighbour that failed, a firewall's drop on output.
+# The trace reports that as a probe that never left; any other error is a real fault.
+REFUSED = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EPERM, errno.EINVAL}
+)
 
 
 def _int_in(d: dict[str, Any], key: str, low: int, high: int) -> int:
@@ -43,6 +51,7 @@ class Probe:
     ident: int = field(default_factory=lambda: random.randint(1, 0xFFFF))
     tcp_seq: int | None = None  # learnt from the SYN the kernel sends
     sent_at: float = 0.0  # wall clock, like the kernel's packet timestamps
+    refused: str = ""  # why the pod's kernel would not send it, if it would not
     _socks: list[socket.socket] = field(default_factory=list)
 
     def marker(self) -> dict[str, Any]:
@@ -87,19 +96,28 @@ class Probe:
             sock = run_in_netns(path, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1))
             self._socks.append(sock)
             echo = bytes(ICMP(type=8, id=self.ident, seq=1) / Raw(self.token))
-            self.sent_at = time.time()
-            sock.sendto(echo, (self.dst, 0))
+            self._sendto(sock, echo, 0)
         elif self.proto == "udp":
             sock = run_in_netns(path, lambda: self._bound(socket.SOCK_DGRAM))
             self._socks.append(sock)
-            self.sent_at = time.time()
-            sock.sendto(self.token, (self.dst, self.port))
+            self._sendto(sock, self.token, self.port)
         else:
             sock = run_in_netns(path, lambda: self._bound(socket.SOCK_STREAM))
             self._socks.append(sock)
             sock.setblocking(False)
             self.sent_at = time.time()
-            sock.connect_ex((self.dst, self.port))  # the kernel sends the SYN
+            code = sock.connect_ex((self.dst, self.port))  # the kernel sends the SYN
+            if code in REFUSED:
+                self.refused = os.strerror(code)
+
+    def _sendto(self, sock: socket.socket, payload: bytes, port: int) -> None:
+        self.sent_at = time.time()
+        try:
+            sock.sendto(payload, (self.dst, port))
+        except OSError as e:
+            if e.errno not in REFUSED:
+                raise
+            self.refused = e.strerror or str(e)
 
     def _bound(self, kind: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, kind)

@@ -156,7 +156,8 @@ def trace(
         try:
             capture.home = pod.netns
             probe.send(pod.netns)
-            capture.collect(started + timeout)
+            if not probe.refused:  # else nothing left: there is nothing to wait for
+                capture.collect(started + timeout)
         finally:
             probe.close()
     result.replied = capture.replied

@@ -105,6 +105,16 @@ def test_a_removed_node_route_explains_the_drop(pods: RunningLab) -> None:
     assert "no route to 10.244.1.2 in the internet" in t.why
 
 
+@pytest.mark.parametrize("proto", ["icmp", "udp", "tcp"])
+def test_a_pod_without_a_route_is_a_probe_that_never_left(pods: RunningLab, proto: str) -> None:
+    # The kernel refuses the send itself (ENETUNREACH): a finding, not a crash.
+    pods.sh(pods.plan.pod_netns("a"), "ip", "route", "flush", "default")
+    t = trace(pods.plan, "a", "c", proto=proto, port=0 if proto == "icmp" else 8080)
+    assert not t.replied and t.hops == []
+    assert t.why.startswith("the probe never left the pod: "), t.why
+    assert "no route to 10.244.1.2" in t.why, t.why
+
+
 def test_forwarding_off_is_named(pods: RunningLab) -> None:
     node2 = pods.plan.node("node2")
     pods.sh(node2.netns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
