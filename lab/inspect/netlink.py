@@ -1,10 +1,11 @@
-"""One raw NETLINK_ROUTE socket: requests encoded once by pyroute2, replies as bytes.
+"""The watcher's NETLINK_ROUTE socket: requests encoded once, replies and notifications
+as bytes.
 
 Requests are built by pyroute2's message classes (`ifinfmsg`, `rtmsg`, ...), once; the
 replies come back as raw messages, which decode.py reads (pyroute2's decoding was most
-of a snapshot's time). The framing loop is ours, so that a plain `socket.socket` can be
-used: it stays in the namespace it was created in whatever thread reads it, needs one
-file descriptor and no event loop (see sockets.py for why not `IPRoute`).
+of a snapshot's time). The socket and its framing loop are lab.kernel.rtnl's: a plain
+`socket.socket`, which stays in the namespace it was created in whatever thread reads
+it, needs one file descriptor and no event loop (see sockets.py for why not `IPRoute`).
 
 Replies are told apart from notifications by (sequence number, port id). A
 notification is not decoded: only what it is about (links, addresses, routes, ARP
@@ -24,13 +25,10 @@ dump (LINKS) instead.
 from __future__ import annotations
 
 import errno
-import os
-import select
 import socket
 import struct
 
-from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg
-from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
+from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, nlmsg
 from pyroute2.netlink.rtnl import (
     RTM_DELADDR,
     RTM_DELLINK,
@@ -49,18 +47,18 @@ from pyroute2.netlink.rtnl import (
 
 from lab.kernel.rtnl import (
     AF_BRIDGE,
-    DUMP_ATTEMPTS,
-    NETLINK_GET_STRICT_CHK,
-    NLM_F_DUMP_INTR,
     NLMSG_HDRLEN,
     RECV_SIZE,
     SOL_NETLINK,
+    Rtnl,
     attributes,
+    netlink_socket,
+    retried,
+    u32,
 )
 
 NETLINK_ADD_MEMBERSHIP = 1
 RCVBUF = 1 << 20  # room for bursts of notifications (100 pods coming up at once)
-REPLY_TIMEOUT_MS = 5000  # the kernel answers at once; never hang a watcher on a lost reply
 GROUPS = (RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
 LINKS, ADDRESSES, ROUTES, NEIGHBOURS, FDB = "links", "addresses", "routes", "neighbours", "fdb"
 LINK_EVENTS = "link-events"  # link notifications kept to apply (LINKS: dump them again)
@@ -77,19 +75,11 @@ _ABOUT = {
     RTM_DELNEIGH: NEIGHBOURS,
 }
 AF_UNSPEC = 0
-_HEADER = struct.Struct("IHHII")  # length, type, flags, sequence number, port id
-_SEQ = struct.Struct("I")
-_NLA = struct.Struct("HH")  # length, type
+_HEAD = struct.Struct("=IHH")  # length, type, flags: what precedes the sequence number
+_SEQ = struct.Struct("=I")
 NETNSA_NSID = 1
 NETNSA_FD = 3
 RTGENMSG_LEN = 4  # nsidmsg's fixed part: family and padding
-
-
-def netlink_route_socket() -> socket.socket:
-    """A bare rtnetlink socket in the calling thread's namespace (a single syscall)."""
-    return socket.socket(
-        socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
-    )
 
 
 class Request:
@@ -110,9 +100,8 @@ class Request:
     def packed(cls, msg_type: int, body: bytes) -> Request:
         """A single (not dump) request of `msg_type` whose body is already packed."""
         request = cls.__new__(cls)
-        length = _HEADER.size + len(body)
-        request._head = struct.pack("IHH", length, msg_type, NLM_F_REQUEST)
-        request._tail = struct.pack("I", 0) + body  # the port id: the kernel fills it in
+        request._head = _HEAD.pack(NLMSG_HDRLEN + len(body), msg_type, NLM_F_REQUEST)
+        request._tail = _SEQ.pack(0) + body  # the port id: the kernel fills it in
         request.dump = False
         request.about = None
         return request
@@ -124,43 +113,28 @@ class Request:
 def _nsid_request(netns_fd: int) -> Request:
     """RTM_GETNSID for the namespace open at `netns_fd`, packed by hand (pyroute2's
     encoding cost more than the kernel's answer; a watcher asks hundreds at once)."""
-    fd = _NLA.pack(_NLA.size + 4, NETNSA_FD) + struct.pack("I", netns_fd)
-    return Request.packed(RTM_GETNSID, bytes(RTGENMSG_LEN) + fd)
+    return Request.packed(RTM_GETNSID, bytes(RTGENMSG_LEN) + u32(NETNSA_FD, netns_fd))
 
 
-class RouteSocket:
-    """Dumps and queries over one rtnetlink socket. Not thread-safe: one caller at a time."""
+class RouteSocket(Rtnl):
+    """Dumps and queries over one rtnetlink socket, and the notifications it hears.
+    Not thread-safe: one caller at a time."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._poll = select.poll()
-        self._poll.register(sock.fileno(), select.POLLIN)
-        self._seq = 0
-        self._port: int | None = None
+        super().__init__(sock)
+        self._dumping: str | None = None  # what the dump being read is of
         self.changes: set[str] = set()  # what notifications since the last drain were about
         self._links: list[bytes] = []  # AF_UNSPEC RTM_NEWLINK/DELLINK, oldest first
-        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    @property
-    def closed(self) -> bool:
-        return self._sock.fileno() == -1
-
-    def close(self) -> None:
-        self._sock.close()
+    @classmethod
+    def open(cls) -> RouteSocket:
+        return cls(netlink_socket())
 
     def dump(self, request: Request) -> list[bytes]:
         """Every message the kernel returns for a dump request (header included),
         retried if interrupted."""
-        for _ in range(DUMP_ATTEMPTS):
-            try:
-                return self._exchange(request)
-            except NetlinkDumpInterrupted:
-                continue
-        raise NetlinkDumpInterrupted()
+        return retried(lambda: self._exchange(request))
 
     def get_nsid(self, netns_fd: int) -> int | None:
         """The id this namespace gives the namespace open at `netns_fd` (RTM_GETNSID).
@@ -201,26 +175,32 @@ class RouteSocket:
             except OSError as e:
                 if e.errno != errno.ENOBUFS:  # the queue overflowed: something changed
                     raise
-                self.changes |= EVERYTHING
+                self._overflowed()
                 continue
             if not data:
                 break
             offset = 0
-            while offset + _HEADER.size <= len(data):
-                length = _HEADER.unpack_from(data, offset)[0]
-                if length < _HEADER.size:
+            while offset + NLMSG_HDRLEN <= len(data):
+                length = _HEAD.unpack_from(data, offset)[0]
+                if length < NLMSG_HDRLEN:
                     break
                 self._note(data, offset)
                 offset += (length + 3) & ~3
         seen, self.changes = frozenset(self.changes), set()
         return seen
 
+    def _unsolicited(self, data: bytes, offset: int) -> None:
+        self._note(data, offset, self._dumping)
+
+    def _overflowed(self) -> None:
+        self.changes |= EVERYTHING
+
     def _note(self, data: bytes, offset: int, dumping: str | None = None) -> None:
         """Remember what the notification at `offset` is about (`dumping`: what the
         dump being read while it came is of)."""
-        length, kind = _HEADER.unpack_from(data, offset)[:2]
+        length, kind = _HEAD.unpack_from(data, offset)[:2]
         about = _ABOUT.get(kind)
-        family = data[offset + _HEADER.size] if len(data) > offset + _HEADER.size else -1
+        family = data[offset + NLMSG_HDRLEN] if len(data) > offset + NLMSG_HDRLEN else -1
         if about == NEIGHBOURS:
             about = FDB if family == AF_BRIDGE else NEIGHBOURS
         elif about == LINKS and family == AF_BRIDGE:
@@ -237,43 +217,9 @@ class RouteSocket:
             self.changes.add(about)
 
     def _exchange(self, request: Request) -> list[bytes]:
-        self._seq = self._seq % 0x7FFFFFFF + 1
-        seq = self._seq
-        self._sock.send(request.with_seq(seq))
-        if self._port is None:  # the kernel binds the socket on its first send
-            self._port = self._sock.getsockname()[0]
-        port = self._port
-        replies: list[bytes] = []
-        interrupted = False
-        while True:
-            if not self._poll.poll(REPLY_TIMEOUT_MS):
-                raise TimeoutError(f"no netlink reply within {REPLY_TIMEOUT_MS} ms")
-            try:
-                data = self._sock.recv(RECV_SIZE)
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-                self.changes |= EVERYTHING
-                continue
-            offset = 0
-            while offset + _HEADER.size <= len(data):
-                length, kind, mflags, mseq, mport = _HEADER.unpack_from(data, offset)
-                if length < _HEADER.size:
-                    break
-                here, offset = offset, offset + ((length + 3) & ~3)
-                if mseq != seq or mport != port:
-                    self._note(data, here, request.about)
-                    continue
-                interrupted = interrupted or bool(mflags & NLM_F_DUMP_INTR)
-                if kind in (NLMSG_DONE, NLMSG_ERROR):
-                    code = 0
-                    if length >= _HEADER.size + 4:
-                        code = -struct.unpack_from("i", data, here + _HEADER.size)[0]
-                    if code:
-                        raise NetlinkError(code, f"netlink request failed: {os.strerror(code)}")
-                    if interrupted:
-                        raise NetlinkDumpInterrupted()
-                    return replies
-                replies.append(data[here : here + length])
-                if not request.dump:
-                    return replies
+        seq = self.next_seq()
+        self._dumping = request.about
+        try:
+            return self.roundtrip(request.with_seq(seq), seq, until_done=request.dump)
+        finally:
+            self._dumping = None

@@ -35,9 +35,10 @@ import threading
 from collections.abc import Callable, Iterable
 
 from lab.inspect.namespaces import NetnsKey, NetnsRef, key_of
-from lab.inspect.netlink import RouteSocket, netlink_route_socket
-from lab.inspect.nft import MASQUERADE, NetfilterSocket, netfilter_socket
+from lab.inspect.netlink import RouteSocket
+from lab.inspect.nft import MASQUERADE, NETLINK_NETFILTER, NetfilterSocket
 from lab.kernel.netns import NetnsNotFound, in_netns
+from lab.kernel.rtnl import netlink_socket
 
 Opened = dict[NetnsKey, tuple[RouteSocket, NetfilterSocket | None]]
 
@@ -62,9 +63,9 @@ def open_sockets(
                 with in_netns(ref.path):
                     if key_of(os.stat("/proc/thread-self/ns/net")) != ref.key:
                         continue
-                    made[ref.key] = netlink_route_socket()
+                    made[ref.key] = netlink_socket()
                     if netfilter(ref):
-                        nft[ref.key] = netfilter_socket()
+                        nft[ref.key] = netlink_socket(NETLINK_NETFILTER)
             except NetnsNotFound:
                 continue
             except BaseException as e:

@@ -11,19 +11,20 @@ Every request but a dump asks for an acknowledgement (NLM_F_ACK), so a write ret
 only when the kernel has done it, and a failure is a NetlinkError with its errno
 (callers match errno.EEXIST, errno.ENODEV), worded as pyroute2 words it.
 
-lab.inspect.netlink has a framing loop of its own (RouteSocket, for the watcher's
-long-lived sockets); lab.kernel cannot import it (lab.inspect imports lab.kernel and
-lab.cluster, and the packages form no cycle), so this one is written to be the one
-RouteSocket can be built on: `_unsolicited` is where it would note notifications.
+This is the one framing loop: lab.inspect.netlink's RouteSocket (the watcher's long-lived
+sockets, which also hear notifications) is an Rtnl whose `_unsolicited` and
+`_overflowed` note what the kernel announced.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import select
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -51,7 +52,7 @@ NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 SOL_NETLINK = 270
 NETLINK_GET_STRICT_CHK = 12  # the kernel filters dumps by the header's fields
 RECV_SIZE = 1 << 16
-REPLY_TIMEOUT = 5.0  # seconds; the kernel answers at once, but never hang on a lost reply
+REPLY_TIMEOUT_MS = 5000  # the kernel answers at once, but never hang on a lost reply
 DUMP_ATTEMPTS = 5  # like netlinksafe: a dump raced by a change is retried, a few times
 SIOCGSKNS = 0x894C  # the network namespace a socket lives in, as a new fd
 _HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence number, port id
@@ -63,28 +64,38 @@ RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, pro
 _U32 = struct.Struct("=I")
 
 
+def netlink_socket(protocol: int = socket.NETLINK_ROUTE) -> socket.socket:
+    """A bare netlink socket, of the calling thread's namespace for its lifetime."""
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
+
+
 class Rtnl:
-    """One NETLINK_ROUTE socket of the namespace it was opened in. One caller at a time."""
+    """One netlink socket of the namespace it was opened in (NETLINK_ROUTE unless made of
+    another protocol's socket: lab.inspect.nft's is NETLINK_NETFILTER). One caller at a
+    time."""
 
     def __init__(self, sock: socket.socket) -> None:
-        sock.settimeout(REPLY_TIMEOUT)
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
         sock.bind((0, 0))  # the kernel picks our port id now, to tell our replies
         self._sock = sock
         self._port = sock.getsockname()[0]
         self._seq = 0
+        # Blocking, and polled for each reply: a socket timeout would make every recv
+        # wait, the non-blocking reads of queued notifications included.
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
 
     @classmethod
     def open(cls) -> Rtnl:
         """A socket in the calling thread's namespace (one syscall, no event loop)."""
-        return cls(
-            socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
-            )
-        )
+        return cls(netlink_socket())
 
     def fileno(self) -> int:
         return self._sock.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._sock.fileno() == -1
 
     def close(self) -> None:
         self._sock.close()
@@ -102,27 +113,30 @@ class Rtnl:
 
     def dump_all(self, msg_type: int, body: bytes) -> list[bytes]:
         """Every message of a dump, retried when a change raced it (NLM_F_DUMP_INTR)."""
-        for _ in range(DUMP_ATTEMPTS):
-            try:
-                return self.exchange(msg_type, NLM_F_DUMP, body)
-            except NetlinkDumpInterrupted:
-                continue
-        raise NetlinkDumpInterrupted()
+        return retried(lambda: self.exchange(msg_type, NLM_F_DUMP, body))
 
     def exchange(self, msg_type: int, flags: int, body: bytes) -> list[bytes]:
         """Send one message; every reply (header included) until NLMSG_DONE or NLMSG_ERROR.
 
         A request without NLM_F_ACK or NLM_F_DUMP gets neither: its first reply ends it.
         """
-        self._seq = self._seq % 0x7FFFFFFF + 1
-        seq = self._seq
+        seq = self.next_seq()
         header = _HEADER.pack(NLMSG_HDRLEN + len(body), msg_type, NLM_F_REQUEST | flags, seq, 0)
-        self._sock.send(header + body)
-        until_done = bool(flags & (NLM_F_ACK | NLM_F_DUMP))
+        return self.roundtrip(header + body, seq, bool(flags & (NLM_F_ACK | NLM_F_DUMP)))
+
+    def next_seq(self) -> int:
+        self._seq = self._seq % 0x7FFFFFFF + 1
+        return self._seq
+
+    def roundtrip(self, message: bytes, seq: int, until_done: bool) -> list[bytes]:
+        """Send `message` (sequence number `seq`); its replies: up to NLMSG_DONE or
+        NLMSG_ERROR when `until_done`, else the first. Messages that answer nothing of
+        ours go to `_unsolicited`."""
+        self._sock.send(message)
         replies: list[bytes] = []
         interrupted = False
         while True:
-            data = self._sock.recv(RECV_SIZE)
+            data = self._receive()
             offset = 0
             while offset + NLMSG_HDRLEN <= len(data):
                 length, kind, mflags, mseq, mport = _HEADER.unpack_from(data, offset)
@@ -146,22 +160,52 @@ class Rtnl:
                 if not until_done:
                     return replies
 
+    def _receive(self) -> bytes:
+        while True:
+            if not self._poll.poll(REPLY_TIMEOUT_MS):
+                raise TimeoutError(f"no netlink reply within {REPLY_TIMEOUT_MS} ms")
+            try:
+                return self._sock.recv(RECV_SIZE)
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                self._overflowed()
+
     def _unsolicited(self, data: bytes, offset: int) -> None:
-        """A message at `offset` that answers no request of ours (a request socket joins
-        no group: a stale reply, never seen in practice)."""
+        """A message at `offset` that answers no request of ours: a notification (on a
+        socket that joined groups), or a stale reply."""
+
+    def _overflowed(self) -> None:
+        """The socket's queue overflowed (ENOBUFS) and notifications were lost; only a
+        socket that joined groups gets them, so a request socket never does."""
+        raise OSError(errno.ENOBUFS, os.strerror(errno.ENOBUFS))
 
 
-def attributes(data: bytes, start: int, end: int | None = None) -> dict[int, bytes]:
-    """Attribute type -> its value (the last one wins), from `start` to `end`."""
-    out: dict[int, bytes] = {}
+def retried(dump: Callable[[], list[bytes]]) -> list[bytes]:
+    """`dump()`, again when a change raced it (NLM_F_DUMP_INTR), a few times."""
+    for _ in range(DUMP_ATTEMPTS):
+        try:
+            return dump()
+        except NetlinkDumpInterrupted:
+            continue
+    raise NetlinkDumpInterrupted()
+
+
+def each_attribute(data: bytes, start: int, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(type, value) of each attribute from `start` to `end`, in order (a nested list's
+    elements share one type)."""
     pos, end = start, len(data) if end is None else end
     while pos + _NLA.size <= end:
         length, kind = _NLA.unpack_from(data, pos)
         if length < _NLA.size or pos + length > end:
-            break
-        out[kind & NLA_TYPE_MASK] = data[pos + _NLA.size : pos + length]
+            return
+        yield kind & NLA_TYPE_MASK, data[pos + _NLA.size : pos + length]
         pos += (length + 3) & ~3
-    return out
+
+
+def attributes(data: bytes, start: int, end: int | None = None) -> dict[int, bytes]:
+    """Attribute type -> its value (the last one wins), from `start` to `end`."""
+    return dict(each_attribute(data, start, end))
 
 
 def nla(kind: int, value: bytes) -> bytes:
