@@ -24,7 +24,6 @@ dump (LINKS) instead.
 
 from __future__ import annotations
 
-import errno
 import socket
 import struct
 
@@ -48,7 +47,6 @@ from pyroute2.netlink.rtnl import (
 from lab.kernel.rtnl import (
     AF_BRIDGE,
     NLMSG_HDRLEN,
-    RECV_SIZE,
     SOL_NETLINK,
     Rtnl,
     attributes,
@@ -167,18 +165,7 @@ class RouteSocket(Rtnl):
     def drain(self) -> frozenset[str]:
         """Read the queued notifications: what they (and those seen since the last
         drain) were about; empty if there were none."""
-        while True:
-            try:
-                data = self._sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:  # the queue overflowed: something changed
-                    raise
-                self._overflowed()
-                continue
-            if not data:
-                break
+        for data in self.queued():
             offset = 0
             while offset + NLMSG_HDRLEN <= len(data):
                 length = _HEAD.unpack_from(data, offset)[0]

@@ -11,14 +11,12 @@ handle, comment and whether one of its expressions is `masq`.
 
 from __future__ import annotations
 
-import errno
 import socket
 import struct
 from dataclasses import dataclass
 
 from lab.kernel.rtnl import (
     NLMSG_HDRLEN,
-    RECV_SIZE,
     SOL_NETLINK,
     Rtnl,
     as_text,
@@ -101,17 +99,12 @@ class NetfilterSocket(Rtnl):
         self._sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES)
 
     def drain(self) -> bool:
+        """Whether the rules changed since the last drain (a notification, or an overflow:
+        any message at all on the nftables group)."""
+        for _ in self.queued():
+            self.events = True
         seen, self.events = self.events, False
-        while True:
-            try:
-                if not self._sock.recv(RECV_SIZE, socket.MSG_DONTWAIT):
-                    return seen
-            except BlockingIOError:
-                return seen
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-            seen = True
+        return seen
 
     def masquerade_rules(self) -> tuple[MasqueradeRule, ...]:
         """Every rule of every table that has a `masq` expression."""

@@ -11,9 +11,9 @@ Every request but a dump asks for an acknowledgement (NLM_F_ACK), so a write ret
 only when the kernel has done it, and a failure is a NetlinkError with its errno
 (callers match errno.EEXIST, errno.ENODEV), worded as pyroute2 words it.
 
-This is the one framing loop: lab.inspect.netlink's RouteSocket (the watcher's long-lived
-sockets, which also hear notifications) is an Rtnl whose `_unsolicited` and
-`_overflowed` note what the kernel announced.
+This is the one framing loop: the watcher's long-lived sockets, which also hear
+notifications, are Rtnls whose `_unsolicited` and `_overflowed` note what the kernel
+announced (lab.inspect.netlink's RouteSocket, lab.inspect.nft's NetfilterSocket).
 """
 
 from __future__ import annotations
@@ -170,6 +170,22 @@ class Rtnl:
                 if e.errno != errno.ENOBUFS:
                     raise
                 self._overflowed()
+
+    def queued(self) -> Iterator[bytes]:
+        """The datagrams waiting on the socket (notifications), without waiting for more."""
+        while True:
+            try:
+                data = self._sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                self._overflowed()
+                continue
+            if not data:
+                return
+            yield data
 
     def _unsolicited(self, data: bytes, offset: int) -> None:
         """A message at `offset` that answers no request of ours: a notification (on a
