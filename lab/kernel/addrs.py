@@ -42,15 +42,16 @@ def _ip(value: bytes, family: int) -> IPAddress:
     return ipaddress.ip_address(value[: 4 if family == socket.AF_INET else 16])
 
 
-def addresses(sock: Netlink, index: int) -> list[IPInterface]:
-    """Every address (IPv4 and IPv6) the link holds."""
+def addresses(sock: Netlink, index: int = 0, version: int = 0) -> list[IPInterface]:
+    """Every address the link holds (of IP `version`, else IPv4 and IPv6); with no
+    index, every link's."""
     found = []
     with using(sock) as rt:
-        msgs = rt.dump_all(RTM_GETADDR, ifaddr(0, 0, index))
+        msgs = rt.dump_all(RTM_GETADDR, ifaddr(_family(version) if version else 0, 0, index))
     for msg in msgs:
         family, prefixlen, _, _, at = IFADDR.unpack_from(msg, NLMSG_HDRLEN)
         value = attributes(msg, NLMSG_HDRLEN + IFADDR.size).get(IFA_ADDRESS)
-        if at == index and value and family in (socket.AF_INET, socket.AF_INET6):
+        if index in (0, at) and value and family in (socket.AF_INET, socket.AF_INET6):
             found.append(ipaddress.ip_interface(f"{_ip(value, family)}/{prefixlen}"))
     return found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import select
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 
@@ -70,10 +71,19 @@ class Sniffers:
         self.close()
 
     def close(self) -> None:
-        for fd, (_, sock) in self.by_fd.items():
+        """Close every socket, at once: the kernel waits an RCU grace period (~12 ms)
+        in each packet socket's release, and concurrent closes share one."""
+        for fd in self.by_fd:
             self._poll.unregister(fd)
-            sock.close()
+        socks = [sock for _, sock in self.by_fd.values()]
         self.by_fd.clear()
+        closers = [threading.Thread(target=sock.close, daemon=True) for sock in socks[1:]]
+        for closer in closers:
+            closer.start()
+        for sock in socks[:1]:
+            sock.close()
+        for closer in closers:
+            closer.join()
 
     def drain(self) -> None:
         """Forget what was queued before the probe leaves."""

@@ -1,30 +1,24 @@
 """What the hop descriptions need from a namespace: its links' kinds and bridges, its own
-addresses. Read live through a throw-away thread inside it (never the caller's)."""
+addresses. Read live over a netlink socket made inside it by a throw-away thread (the
+caller never changes namespace), with lab.kernel's request socket: pyroute2's IPRoute
+cost ~36 ms for a node of 250 pods, on every trace."""
 
 from __future__ import annotations
 
-from pyroute2 import IPRoute
-
+from lab.kernel.addrs import addresses
+from lab.kernel.links import list_links
 from lab.kernel.netns import run_in_netns
+from lab.kernel.rtnl import Rtnl
 from lab.trace.capture import netns_path
 from lab.trace.hops import LinkInfo
 
 
 def facts_of(netns: str) -> tuple[dict[str, LinkInfo], set[str]]:
-    """Each interface's kind and bridge, and the namespace's own addresses."""
-
-    def read() -> tuple[dict[str, LinkInfo], set[str]]:
-        with IPRoute() as ipr:
-            msgs = ipr.link("dump")
-            local = {m.get("address") for m in ipr.addr("dump", family=2)}
-        names = {m["index"]: m.get("ifname") for m in msgs}
-        links = {
-            m.get("ifname"): LinkInfo(
-                kind=m.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",
-                master=names.get(m.get("master") or 0, ""),
-            )
-            for m in msgs
-        }
-        return links, local
-
-    return run_in_netns(netns_path(netns), read)
+    """Each interface's kind and bridge, and the namespace's own IPv4 addresses."""
+    with run_in_netns(netns_path(netns), Rtnl.open) as sock:
+        links = list_links(sock)
+        local = {str(a.ip) for a in addresses(sock, version=4)}
+    names = {link.index: link.name for link in links}
+    return {
+        link.name: LinkInfo(kind=link.kind, master=names.get(link.master, "")) for link in links
+    }, local

@@ -8,6 +8,7 @@ from lab.trace.layers import ICMP, IP, TCP, UDP, Ether, IPerror
 from lab.trace.probe import Probe
 
 REQUEST, REPLY = "request", "reply"
+ETHERTYPE_IPV4 = b"\x08\x00"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ def _tcp_flags(tcp: object) -> str:
 
 def classify(data: bytes, probe: Probe) -> Seen | None:
     """The probe's request or reply in this frame, or None (ARP, other pings...)."""
+    if data[12:14] != ETHERTYPE_IPV4:  # IPv6 and ARP chatter: not worth scapy's dissection
+        return None
     frame = Ether(data)
     ip = frame.getlayer(IP)
     if ip is None:
