@@ -157,6 +157,11 @@ def test_a_pod_attachment_made_link_by_link(namespaces: Namespaces) -> None:
             assert time.monotonic() < deadline, addrs.addresses(cont, eth0.index)
             time.sleep(0.05)
         assert (ipaddress.ip_network("0.0.0.0/0"), gw, eth0.index) in addrs.routes(cont)
+        links.set_link(cont, links.link_by_name(cont, "lo").index, up=True)
+        every = addrs.addresses(cont)  # every link's (lo's and eth0's), of both versions
+        assert {"127.0.0.1/8", "10.9.0.2/24"} <= {str(a) for a in every}
+        assert {a.version for a in every} == {4, 6}
+        assert {str(a) for a in addrs.addresses(cont, version=4)} == {"127.0.0.1/8", "10.9.0.2/24"}
         assert {link.name for link in links.list_links(host)} == {"lo", "br0", "veth-a"}
         with pytest.raises(NetlinkError) as exists:
             links.create_veth_into(host, "veth-a", "eth9", fd)
